@@ -1,0 +1,223 @@
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { MergeState } from '../api/status';
+import { missionFailure } from '../api/errors';
+import { saveContext, type RepoContext } from './context';
+import { Git, STEP_TRAILER, exists, withRepoLock } from './gitcore';
+import { featureBranch, missionBranch } from '../api/ids';
+import type { MissionPaths } from './paths';
+
+export interface PrepareInput {
+  missionId: string;
+  missionKey: string;
+  /** The first run id of the workflow: marks the mission's own branch as opposed to a stranger's. */
+  runId: string;
+  repo?: string;
+  baseBranch: string;
+}
+
+export interface PrepareResult {
+  repo: string;
+  worktree: string;
+  branch: string;
+  baseCommit: string;
+  context: { agentsMd: boolean; skills: string[]; fileCount: number };
+}
+
+interface RunMarker {
+  runId: string;
+  missionId: string;
+  repo: string;
+  baseCommit: string;
+}
+
+const MAX_AGENTS_MD = 20_000;
+const MAX_SKILL = 8_000;
+const MAX_LISTED_FILES = 300;
+
+export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: string }) {
+  const { paths } = deps;
+
+  async function prepareMission(input: PrepareInput): Promise<PrepareResult> {
+    const repo = await checkRepo(input.repo ?? deps.defaultRepo);
+    const git = new Git(repo);
+    return withRepoLock(repo, async () => {
+      const marker = await readMarker(paths.runFile(input.missionKey));
+      const branch = missionBranch(input.missionKey);
+      if (marker && (marker.runId !== input.runId || marker.repo !== repo)) {
+        throw missionFailure(
+          'MISSION_BRANCH_CONFLICT',
+          `mission "${input.missionKey}" already has data from an earlier run (repo ${marker.repo}, branch ${branch}); choose another mission id, or remove ${paths.missionDir(input.missionKey)} and the branch after saving its work`,
+        );
+      }
+      const baseCommit = marker?.baseCommit ?? (await resolveBase(git, input.baseBranch));
+      if (!marker) {
+        if (await git.branchExists(branch)) {
+          throw missionFailure('MISSION_BRANCH_CONFLICT', `branch ${branch} already exists in ${repo}; merge or delete it (git branch -D ${branch}) or choose another mission id`);
+        }
+        await writeMarker(paths.runFile(input.missionKey), { runId: input.runId, missionId: input.missionId, repo, baseCommit });
+      }
+      const worktree = paths.missionWorktree(input.missionKey);
+      await git.ensureWorktree(worktree, branch, baseCommit);
+      const context = await readRepoContext(git, repo, input.baseBranch, baseCommit);
+      await saveContext(paths.contextFile(input.missionKey), context);
+      return {
+        repo,
+        worktree,
+        branch,
+        baseCommit,
+        context: { agentsMd: Boolean(context.agentsMd), skills: context.skills.map((s) => s.name), fileCount: context.fileCount },
+      };
+    });
+  }
+
+  /** After a rejection or a cancel at the gate: removes the mission branch and worktree when they hold no work. */
+  async function discardMission(input: { repo: string; missionKey: string; baseCommit: string }): Promise<{ removed: boolean }> {
+    const git = new Git(input.repo);
+    return withRepoLock(input.repo, async () => {
+      const branch = missionBranch(input.missionKey);
+      const worktree = paths.missionWorktree(input.missionKey);
+      const head = await git.resolveCommit(`refs/heads/${branch}`);
+      const dirty = (await exists(worktree)) && !(await new Git(worktree).isClean());
+      if ((head && head !== input.baseCommit) || dirty) return { removed: false };
+      await git.removeWorktree(worktree);
+      if (head) await git.run(['branch', '-D', branch]);
+      await fs.rm(paths.missionDir(input.missionKey), { recursive: true, force: true });
+      return { removed: true };
+    });
+  }
+
+  async function createFeatureWorktree(input: {
+    repo: string;
+    missionKey: string;
+    featureId: string;
+    startPoint: string;
+    /** Branches of the features this one depends on, merged in so it builds on their work. */
+    mergeBranches: string[];
+  }): Promise<{ worktree: string; branch: string; startCommit: string }> {
+    const branch = featureBranch(input.missionKey, input.featureId);
+    const worktree = paths.featureWorktree(input.missionKey, input.featureId);
+    await withRepoLock(input.repo, () => new Git(input.repo).ensureWorktree(worktree, branch, input.startPoint));
+    const git = new Git(worktree);
+    for (const dep of input.mergeBranches) {
+      if (!(await git.branchExists(dep)) || (await git.isAncestor(dep, 'HEAD'))) continue;
+      const identity = await git.identityArgs();
+      if (!(await git.succeeds([...identity, 'merge', '--no-ff', '--no-edit', '--no-verify', dep]))) await git.run(['merge', '--abort']);
+    }
+    return { worktree, branch, startCommit: await git.head() };
+  }
+
+  /** Commits the agent's work once: a retry finds the commit by its step trailer. */
+  async function commitWork(input: { repo: string; workdir: string; message: string; step: string; since: string }): Promise<{ commit: string | null }> {
+    return withRepoLock(input.repo, async () => {
+      const git = new Git(input.workdir);
+      const done = await git.findStepCommit(input.step, input.since);
+      if (done) return { commit: done };
+      const created = await git.commitAll(input.message, input.step);
+      if (created) return { commit: created };
+      const head = await git.head();
+      return { commit: head === input.since ? null : head };
+    });
+  }
+
+  async function mergeFeature(input: { repo: string; worktree: string; branch: string; message: string; step: string }): Promise<{
+    state: MergeState;
+    commit?: string;
+    conflictFiles?: string[];
+  }> {
+    return withRepoLock(input.repo, async () => {
+      const git = new Git(input.worktree);
+      if (await git.resolveCommit('MERGE_HEAD')) await git.run(['merge', '--abort']); // left by a crash
+      if (await git.isAncestor(input.branch, 'HEAD')) return { state: 'merged', commit: await git.head() };
+      const identity = await git.identityArgs();
+      const args = [...identity, 'merge', '--no-ff', '--no-verify', '-m', input.message, '-m', `${STEP_TRAILER}: ${input.step}`, input.branch];
+      if (await git.succeeds(args)) return { state: 'merged', commit: await git.head() };
+      const files = (await git.run(['diff', '--name-only', '--diff-filter=U'])).split('\n').filter(Boolean);
+      if (await git.resolveCommit('MERGE_HEAD')) await git.run(['merge', '--abort']);
+      if (!files.length) throw missionFailure('GIT_FAILED', `merging ${input.branch} into ${input.worktree} failed without a conflict`);
+      return { state: 'conflict', conflictFiles: files };
+    });
+  }
+
+  /** Removes a feature's worktree; deletes its branch only when the mission branch contains it. */
+  async function removeFeatureWorktree(input: { repo: string; missionWorktree: string; worktree: string; branch: string }): Promise<{ branchDeleted: boolean }> {
+    return withRepoLock(input.repo, async () => {
+      const git = new Git(input.repo);
+      if ((await exists(input.worktree)) && !(await new Git(input.worktree).isClean())) return { branchDeleted: false };
+      await git.removeWorktree(input.worktree);
+      const mission = new Git(input.missionWorktree);
+      if (!(await git.branchExists(input.branch)) || !(await mission.isAncestor(input.branch, 'HEAD'))) return { branchDeleted: false };
+      await git.run(['branch', '-D', input.branch]);
+      return { branchDeleted: true };
+    });
+  }
+
+  /** Makes sure the milestone ends with a commit on the mission branch (pending changes, or an empty marker). */
+  async function commitMilestone(input: { repo: string; worktree: string; message: string; step: string; since: string }): Promise<{ commit: string }> {
+    return withRepoLock(input.repo, async () => {
+      const git = new Git(input.worktree);
+      const done = await git.findStepCommit(input.step, input.since);
+      if (done) return { commit: done };
+      const head = await git.head();
+      const created = await git.commitAll(input.message, input.step, { allowEmpty: head === input.since });
+      return { commit: created ?? head };
+    });
+  }
+
+  return { prepareMission, discardMission, createFeatureWorktree, commitWork, mergeFeature, removeFeatureWorktree, commitMilestone };
+}
+
+async function checkRepo(repo: string | undefined): Promise<string> {
+  if (!repo) {
+    throw missionFailure('REPO_NOT_FOUND', 'no repository given: pass "repo" (an absolute path on the worker host) or set MISSION_REPO for the worker');
+  }
+  const stat = await fs.stat(repo).catch(() => undefined);
+  if (!stat?.isDirectory()) {
+    throw missionFailure('REPO_NOT_FOUND', `repo "${repo}" does not exist on the worker host (${os.hostname()}); pass the absolute path of a git repository`);
+  }
+  const top = new Git(repo);
+  if (!(await top.succeeds(['rev-parse', '--is-inside-work-tree']))) {
+    throw missionFailure('REPO_NOT_GIT', `repo "${repo}" is not a git work tree; run "git init" there and commit, or pass another path`);
+  }
+  return top.run(['rev-parse', '--show-toplevel']);
+}
+
+async function resolveBase(git: Git, baseBranch: string): Promise<string> {
+  const commit = await git.resolveCommit(`refs/heads/${baseBranch}`);
+  if (commit) return commit;
+  const branches = (await git.run(['for-each-ref', '--format=%(refname:short)', 'refs/heads'])).split('\n').filter(Boolean);
+  const known = branches.length ? `branches here: ${branches.slice(0, 10).join(', ')}` : 'the repository has no commits yet; commit something first';
+  throw missionFailure('BASE_BRANCH_NOT_FOUND', `base branch "${baseBranch}" does not exist in ${git.dir} (${known}); set "baseBranch" to one of them`);
+}
+
+async function readMarker(file: string): Promise<RunMarker | undefined> {
+  try {
+    return JSON.parse(await fs.readFile(file, 'utf8')) as RunMarker;
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeMarker(file: string, marker: RunMarker): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  await fs.writeFile(file, JSON.stringify(marker, null, 2));
+}
+
+async function readRepoContext(git: Git, repo: string, baseBranch: string, commit: string): Promise<RepoContext> {
+  const files = (await git.run(['ls-tree', '-r', '--name-only', commit])).split('\n').filter(Boolean);
+  const show = async (file: string, max: number) => (await git.run(['show', `${commit}:${file}`])).slice(0, max);
+  const skills = [];
+  for (const file of files.filter((f) => /^\.(agents|claude)\/skills\/[^/]+\/SKILL\.md$/.test(f))) {
+    skills.push({ name: file.split('/')[2]!, path: file, content: await show(file, MAX_SKILL) });
+  }
+  return {
+    repoName: path.basename(repo),
+    baseBranch,
+    baseCommit: commit,
+    agentsMd: files.includes('AGENTS.md') ? await show('AGENTS.md', MAX_AGENTS_MD) : undefined,
+    skills,
+    files: files.slice(0, MAX_LISTED_FILES),
+    fileCount: files.length,
+  };
+}

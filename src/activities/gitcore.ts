@@ -1,0 +1,163 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { simpleGit, type SimpleGit } from 'simple-git';
+import { missionFailure } from '../api/errors';
+
+/** The trailer that marks which mission step made a commit; it makes commits idempotent. */
+export const STEP_TRAILER = 'Mission-Step';
+
+const FALLBACK_IDENTITY = ['-c', 'user.name=Mission', '-c', 'user.email=mission@localhost'];
+
+/** git in one directory, always through argument arrays (never a shell string). */
+export class Git {
+  private readonly git: SimpleGit;
+
+  constructor(readonly dir: string) {
+    this.git = simpleGit({
+      baseDir: dir,
+      trimmed: true,
+      // simple-git resolves a non-zero exit when stderr is empty (e.g. `show-ref --quiet`): treat every non-zero exit as failure.
+      errors: (error, result) => error ?? (result.exitCode === 0 ? undefined : Buffer.concat([...result.stdErr, ...result.stdOut])),
+    });
+  }
+
+  async run(args: string[]): Promise<string> {
+    try {
+      return (await this.git.raw(args)).trim();
+    } catch (err) {
+      throw missionFailure('GIT_FAILED', `git ${args.join(' ')} failed in ${this.dir}: ${(err as Error).message.trim()}`);
+    }
+  }
+
+  /** Runs and reports success instead of throwing (for commands whose exit code is the answer). */
+  async succeeds(args: string[]): Promise<boolean> {
+    try {
+      await this.git.raw(args);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  head(): Promise<string> {
+    return this.run(['rev-parse', 'HEAD']);
+  }
+
+  async resolveCommit(ref: string): Promise<string | undefined> {
+    try {
+      return (await this.git.raw(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`])).trim() || undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  branchExists(branch: string): Promise<boolean> {
+    return this.succeeds(['show-ref', '--verify', '--quiet', `refs/heads/${branch}`]);
+  }
+
+  isAncestor(ancestor: string, of: string): Promise<boolean> {
+    return this.succeeds(['merge-base', '--is-ancestor', ancestor, of]);
+  }
+
+  async isClean(): Promise<boolean> {
+    return (await this.run(['status', '--porcelain'])) === '';
+  }
+
+  /** Identity flags when the repository has none configured, so commits never fail on a fresh machine. */
+  async identityArgs(): Promise<string[]> {
+    try {
+      return (await this.git.raw(['config', '--get', 'user.email'])).trim() ? [] : FALLBACK_IDENTITY;
+    } catch {
+      return FALLBACK_IDENTITY;
+    }
+  }
+
+  /** Commit created for `step` in since..HEAD, if any. */
+  async findStepCommit(step: string, since: string): Promise<string | undefined> {
+    const log = await this.run(['log', `--format=%H%x09%(trailers:key=${STEP_TRAILER},valueonly,separator=%x2C)`, `${since}..HEAD`]);
+    for (const line of log.split('\n')) {
+      const [sha, values] = line.split('\t');
+      if (sha && values?.split(',').some((v) => v.trim() === step)) return sha;
+    }
+    return undefined;
+  }
+
+  /** Stages everything and commits it with the step trailer; undefined when there was nothing to commit. */
+  async commitAll(message: string, step: string, opts: { allowEmpty?: boolean } = {}): Promise<string | undefined> {
+    await this.run(['add', '-A']);
+    const staged = await this.run(['diff', '--cached', '--name-only']);
+    if (!staged && !opts.allowEmpty) return undefined;
+    const args = [...(await this.identityArgs()), 'commit', '--no-verify', '-m', message, '-m', `${STEP_TRAILER}: ${step}`];
+    if (!staged) args.push('--allow-empty');
+    await this.run(args);
+    return this.head();
+  }
+
+  async worktrees(): Promise<{ path: string; branch?: string }[]> {
+    const out = await this.run(['worktree', 'list', '--porcelain']);
+    const entries: { path: string; branch?: string }[] = [];
+    for (const line of out.split('\n')) {
+      if (line.startsWith('worktree ')) entries.push({ path: line.slice('worktree '.length) });
+      else if (line.startsWith('branch ') && entries.length) entries[entries.length - 1]!.branch = line.slice('branch refs/heads/'.length);
+    }
+    return entries;
+  }
+
+  /**
+   * Makes `dir` a worktree on `branch` (created from `startPoint` when missing). Already there: nothing to do.
+   * A leftover directory from a crashed attempt (in Mission's own home) is cleared first.
+   */
+  async ensureWorktree(dir: string, branch: string, startPoint: string): Promise<void> {
+    const target = await realpathOrSelf(dir);
+    const existing = (await this.worktrees()).find((w) => w.path === target || w.path === dir);
+    if (existing && (await exists(dir))) {
+      if (existing.branch === branch) return;
+      throw missionFailure('GIT_FAILED', `worktree ${dir} is on branch ${existing.branch ?? '(detached)'}, expected ${branch}`);
+    }
+    await this.run(['worktree', 'prune']);
+    await fs.rm(dir, { recursive: true, force: true });
+    await fs.mkdir(path.dirname(dir), { recursive: true });
+    if (await this.branchExists(branch)) await this.run(['worktree', 'add', dir, branch]);
+    else await this.run(['worktree', 'add', '-b', branch, dir, startPoint]);
+  }
+
+  async removeWorktree(dir: string): Promise<void> {
+    const target = await realpathOrSelf(dir);
+    if ((await this.worktrees()).some((w) => w.path === target || w.path === dir)) {
+      await this.run(['worktree', 'remove', '--force', dir]);
+    }
+    await this.run(['worktree', 'prune']);
+  }
+}
+
+export async function exists(p: string): Promise<boolean> {
+  try {
+    await fs.access(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function realpathOrSelf(p: string): Promise<string> {
+  try {
+    return await fs.realpath(p);
+  } catch {
+    return path.resolve(p);
+  }
+}
+
+/** One lock per repository: worktree, branch and merge operations of one repo never interleave in this worker. */
+const locks = new Map<string, Promise<unknown>>();
+
+export async function withRepoLock<T>(repo: string, fn: () => Promise<T>): Promise<T> {
+  const previous = locks.get(repo) ?? Promise.resolve();
+  const run = previous.catch(() => undefined).then(fn);
+  const settled = run.catch(() => undefined);
+  locks.set(repo, settled);
+  try {
+    return await run;
+  } finally {
+    if (locks.get(repo) === settled) locks.delete(repo);
+  }
+}

@@ -1,0 +1,32 @@
+import type OpenAI from 'openai';
+import { createAgentActivities } from './agent';
+import { createGitActivities } from './git';
+import { createLlmActivities } from './llm';
+import { ModelClient } from './model';
+import { MissionPaths } from './paths';
+import { scrubEnv } from './tools';
+
+export interface ActivityDeps {
+  /** The model endpoint: any OpenAI-compatible server (tests pass one pointed at a scripted server). */
+  openai: OpenAI;
+  /** Mission's data folder (MISSION_HOME): worktrees, conversations, reports. */
+  home: string;
+  defaultModel: string;
+  /** Repository for missions started without `repo` (MISSION_REPO). */
+  defaultRepo?: string;
+  /** Environment for commands agents run; secrets are scrubbed from it. */
+  toolEnv?: NodeJS.ProcessEnv;
+}
+
+/** The one place activities are wired. Workflows use `ReturnType<typeof createActivities>` for types only. */
+export function createActivities(deps: ActivityDeps) {
+  const paths = new MissionPaths(deps.home);
+  const model = new ModelClient(deps.openai, deps.defaultModel);
+  return {
+    ...createGitActivities({ paths, defaultRepo: deps.defaultRepo }),
+    ...createLlmActivities({ model, paths }),
+    ...createAgentActivities({ paths, toolEnv: scrubEnv(deps.toolEnv ?? process.env) }),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,83 @@
+import OpenAI from 'openai';
+import type { ChatCompletionCreateParamsNonStreaming, ChatCompletionMessage } from 'openai/resources/chat/completions';
+import { missionFailure } from '../api/errors';
+import type { TokenUsage } from '../api/status';
+
+export interface Completion {
+  message: ChatCompletionMessage;
+  tokens: TokenUsage;
+  model: string;
+}
+
+export type CompletionRequest = Omit<ChatCompletionCreateParamsNonStreaming, 'model'> & { model?: string };
+
+/**
+ * The one door to the model. The `openai` client's own retries are off (the worker builds it with
+ * maxRetries: 0): Temporal retries the activity instead, so every retry is visible in history.
+ */
+export class ModelClient {
+  constructor(
+    private readonly openai: OpenAI,
+    private readonly defaultModel: string,
+  ) {}
+
+  async complete(request: CompletionRequest): Promise<Completion> {
+    const model = request.model ?? this.defaultModel;
+    let completion;
+    try {
+      completion = await this.openai.chat.completions.create({ ...request, model, stream: false });
+    } catch (err) {
+      throw toModelFailure(err, model, this.openai.baseURL);
+    }
+    const message = completion.choices[0]?.message;
+    if (!message) throw missionFailure('MODEL_UNAVAILABLE', `model "${model}" returned no choices; retrying`);
+    const usage = completion.usage;
+    return {
+      message,
+      model,
+      tokens: {
+        prompt: usage?.prompt_tokens ?? 0,
+        completion: usage?.completion_tokens ?? 0,
+        total: usage?.total_tokens ?? (usage?.prompt_tokens ?? 0) + (usage?.completion_tokens ?? 0),
+      },
+    };
+  }
+}
+
+/** Maps transport and HTTP errors onto the taxonomy: fatal ones fail fast, transient ones are retried by Temporal. */
+export function toModelFailure(err: unknown, model: string, baseURL: string): Error {
+  if (!(err instanceof OpenAI.APIError)) return err instanceof Error ? err : new Error(String(err));
+  const detail = redactSecrets(err.message);
+  const where = `model "${model}" at ${baseURL}`;
+  if (err instanceof OpenAI.APIConnectionError) {
+    return missionFailure('MODEL_UNAVAILABLE', `could not reach ${where}: ${detail}; retrying`);
+  }
+  const status = err.status ?? 0;
+  if (status === 401 || status === 403) {
+    return missionFailure('MODEL_AUTH', `${where} refused the credentials (HTTP ${status}): ${detail}. Set a valid OPENAI_API_KEY on the worker and restart it.`);
+  }
+  if (status === 404) {
+    return missionFailure('MODEL_NOT_FOUND', `${where} was not found (HTTP 404): ${detail}. Set MISSION_MODEL or the input's models.* to a model this endpoint serves.`);
+  }
+  if (status === 408 || status === 409 || status === 429 || status >= 500) {
+    return missionFailure('MODEL_UNAVAILABLE', `${where} is unavailable (HTTP ${status}): ${detail}; retrying`, {
+      nextRetryDelayMs: retryAfterMs(err.headers),
+    });
+  }
+  return missionFailure('MODEL_BAD_REQUEST', `${where} rejected the request (HTTP ${status}): ${detail}`);
+}
+
+function retryAfterMs(headers: Headers | undefined): number | undefined {
+  const value = headers?.get('retry-after-ms') ?? undefined;
+  if (value && Number.isFinite(Number(value))) return Math.max(0, Number(value));
+  const seconds = headers?.get('retry-after');
+  if (!seconds) return undefined;
+  if (Number.isFinite(Number(seconds))) return Math.max(0, Number(seconds) * 1000);
+  const date = Date.parse(seconds);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+/** Keeps API keys out of messages that end up in history, status and logs. */
+export function redactSecrets(text: string): string {
+  return text.replace(/\b(sk|pk|rk)-[A-Za-z0-9_-]{6,}/g, '$1-***').replace(/Bearer\s+[A-Za-z0-9._-]+/g, 'Bearer ***');
+}

@@ -1,0 +1,38 @@
+import path from 'node:path';
+
+/**
+ * Everything Mission writes lives under one home folder (MISSION_HOME, default ~/.mission),
+ * outside the user's repository, so their checkout and tracked tree are never touched:
+ *
+ *   <home>/missions/<key>/run.json            which run and repo own this mission
+ *   <home>/missions/<key>/context.json        AGENTS.md and skills read at prepare
+ *   <home>/missions/<key>/sessions/<name>.json model conversations (kept out of workflow history)
+ *   <home>/worktrees/<key>/                   the mission worktree (branch mission/<key>)
+ *   <home>/worktrees/<key>-<featureId>/       feature worktrees (branch mission/<key>-<featureId>)
+ *   <home>/reports/<key>.md                   mission reports
+ */
+export class MissionPaths {
+  constructor(readonly home: string) {}
+
+  missionDir(key: string): string {
+    return path.join(this.home, 'missions', key);
+  }
+  runFile(key: string): string {
+    return path.join(this.missionDir(key), 'run.json');
+  }
+  contextFile(key: string): string {
+    return path.join(this.missionDir(key), 'context.json');
+  }
+  sessionFile(key: string, name: string): string {
+    return path.join(this.missionDir(key), 'sessions', `${name}.json`);
+  }
+  missionWorktree(key: string): string {
+    return path.join(this.home, 'worktrees', key);
+  }
+  featureWorktree(key: string, featureId: string): string {
+    return path.join(this.home, 'worktrees', `${key}-${featureId}`);
+  }
+  report(key: string): string {
+    return path.join(this.home, 'reports', `${key}.md`);
+  }
+}

@@ -1,0 +1,73 @@
+import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import type { FeatureInput } from '../api/agent';
+import type { PlanLimits } from '../api/plan';
+import { contextSection, type RepoContext } from './context';
+
+const PLANNER_SYSTEM = `You are the planner of Mission, which runs long coding work as serial milestones of features.
+Each feature is done by one focused coding agent with file and shell tools in its own copy of the repository.
+Rules:
+- Milestones run one after another; each must leave the repository working and checkable.
+- Features of a milestone may run in parallel. List in "files" the paths each feature will touch; features
+  that share files or depend on each other ("dependsOn", ids of features of the same or earlier milestones)
+  never run at the same time.
+- Ids: letters, digits, "-" or "_" (e.g. "m1", "m1-f2"), unique across the plan.
+- "validation": what must be true when the milestone is done, checkable by tests, builds or a walkthrough.
+- Keep features small and concrete; state assumptions and risks honestly.
+Answer with the JSON plan only.`;
+
+export function planMessages(prompt: string, limits: PlanLimits, context: RepoContext): ChatCompletionMessageParam[] {
+  const files = context.files.length
+    ? `Files at ${context.baseBranch} (${context.fileCount} in all${context.fileCount > context.files.length ? `, first ${context.files.length} shown` : ''}):\n${context.files.join('\n')}`
+    : 'The repository has no files yet.';
+  const user = [
+    'Role: plan',
+    '',
+    `Goal:\n${prompt}`,
+    '',
+    `Limits: at most ${limits.maxMilestones} milestones and at most ${limits.maxFeaturesPerMilestone} features per milestone.`,
+    `Repository: ${context.repoName}, base branch ${context.baseBranch}.`,
+    files,
+    contextSection(context),
+  ];
+  return [
+    { role: 'system', content: PLANNER_SYSTEM },
+    { role: 'user', content: user.filter(Boolean).join('\n') },
+  ];
+}
+
+export function planFixMessage(errors: string[]): string {
+  return `The plan breaks these rules:\n${errors.map((e) => `- ${e}`).join('\n')}\nReturn the whole corrected plan.`;
+}
+
+export function planRevisionMessage(feedback: string): string {
+  return `The reviewer asked for changes before approving the plan:\n${feedback}\nReturn the whole revised plan.`;
+}
+
+const AGENT_SYSTEM = `You are a focused coding agent working inside one git working tree.
+Use the tools to read, change and check code. Paths are relative to the working tree; you cannot leave it.
+Do not run git commit, git checkout or git merge: Mission commits and merges your work.
+Keep to your task; other agents work on other features at the same time.
+When the task is done, or you cannot continue, call finish with a short factual summary and status "done" or "blocked".`;
+
+export function featureMessages(input: FeatureInput, context: RepoContext): ChatCompletionMessageParam[] {
+  const f = input.feature;
+  const list = (title: string, items: string[]) => (items.length ? `${title}:\n${items.map((i) => `- ${i}`).join('\n')}` : '');
+  const user = [
+    `Role: feature ${f.id}`,
+    '',
+    `Mission goal:\n${input.prompt}`,
+    '',
+    `Milestone ${input.milestone.id}: ${input.milestone.title}\n${input.milestone.goal}`,
+    '',
+    `Your task (${f.id}): ${f.title}\n${f.description}`,
+    list('Acceptance criteria', f.acceptanceCriteria),
+    list('Files you are expected to touch', f.files),
+    contextSection(context),
+  ];
+  return [
+    { role: 'system', content: AGENT_SYSTEM },
+    { role: 'user', content: user.filter(Boolean).join('\n') },
+  ];
+}
+
+export const NUDGE = 'Continue with the tools. When the task is done, call finish with a summary.';

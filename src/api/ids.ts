@@ -1,0 +1,17 @@
+/** A workflow id made safe for git refs and folder names (`mission/<key>`). */
+export function missionKeyFor(workflowId: string): string {
+  const key = workflowId
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .replace(/\.{2,}/g, '.')
+    .replace(/^[-.]+|[-.]+$/g, '')
+    .replace(/\.lock$/i, '-lock')
+    .slice(0, 100);
+  return key || 'mission';
+}
+
+export const featureWorkflowId = (missionId: string, milestoneId: string, featureId: string) => `${missionId}/${milestoneId}/${featureId}`;
+export const milestoneStep = (missionId: string, milestoneId: string) => `${missionId}/${milestoneId}`;
+
+/** git cannot hold both `mission/<key>` and `mission/<key>/<featureId>`, hence the dash. */
+export const missionBranch = (key: string) => `mission/${key}`;
+export const featureBranch = (key: string, featureId: string) => `mission/${key}-${featureId}`;

@@ -1,0 +1,91 @@
+import { z } from 'zod';
+import { describeIssues } from './issues';
+import { missionFailure } from './errors';
+
+const int = (min: number, max: number) =>
+  z.number({ error: 'must be a number' }).int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
+
+const isAbsolutePath = (p: string) => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p);
+
+export const ValidationCommand = z.strictObject({
+  name: z.string().trim().min(1, 'must not be empty'),
+  run: z.string().trim().min(1, 'must not be empty'),
+  timeoutSec: int(1, 86_400).optional(),
+});
+export type ValidationCommand = z.infer<typeof ValidationCommand>;
+
+export const ValidationSettings = z.strictObject({
+  commands: z.array(ValidationCommand).optional(),
+  browser: z.string().trim().min(1, 'must not be empty').optional(),
+});
+export type ValidationSettings = z.infer<typeof ValidationSettings>;
+
+export const Models = z.strictObject({
+  planner: z.string().trim().min(1).optional(),
+  worker: z.string().trim().min(1).optional(),
+  validator: z.string().trim().min(1).optional(),
+});
+export type Models = z.infer<typeof Models>;
+
+export const Budget = z.strictObject({
+  maxTurnsPerFeature: int(1, 1000).default(40),
+  maxTokens: int(1, Number.MAX_SAFE_INTEGER).optional(),
+  maxMinutes: z.number().positive('must be greater than 0').optional(),
+});
+export type Budget = z.infer<typeof Budget>;
+
+/** The `mission` workflow's one argument. Strict: an unknown field is an error, never ignored. */
+export const MissionInput = z.strictObject({
+  prompt: z.string().trim().min(1, 'must not be empty: say what the mission should build').default('Describe the mission goal.'),
+  repo: z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .refine(isAbsolutePath, 'must be an absolute path on the worker host (e.g. /home/me/project)')
+    .optional(),
+  requirePlanApproval: z.boolean({ error: 'must be true or false' }).default(true),
+  maxMilestones: int(1, 20).default(6),
+  maxFeaturesPerMilestone: int(1, 20).default(6),
+  maxConcurrency: int(1, 16).default(3),
+  useWorktrees: z.boolean({ error: 'must be true or false' }).default(false),
+  baseBranch: z.string().trim().min(1, 'must not be empty').default('main'),
+  models: Models.prefault({}),
+  validation: ValidationSettings.prefault({}),
+  budget: Budget.prefault({}),
+});
+/** The input after defaults were applied. */
+export type MissionInput = z.infer<typeof MissionInput>;
+/** What a caller may pass (every field optional). */
+export type MissionRequest = z.input<typeof MissionInput>;
+
+const NESTED: Record<string, z.ZodObject> = { models: Models, validation: ValidationSettings, budget: Budget };
+
+function knownKeys(path: PropertyKey[]): string[] {
+  if (path.length === 0) return Object.keys(MissionInput.shape);
+  const nested = NESTED[String(path[0])];
+  if (path.length === 1 && nested) return Object.keys(nested.shape);
+  if (path[0] === 'validation' && path[1] === 'commands') return Object.keys(ValidationCommand.shape);
+  return [];
+}
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; errors: string[] };
+
+export function parseMissionInput(raw: unknown): ParseResult<MissionInput> {
+  if (raw === null || raw === undefined) raw = {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    return { ok: false, errors: ['(input): must be a JSON object such as {"prompt": "...", "repo": "/path/to/repo"}'] };
+  }
+  const result = MissionInput.safeParse(raw);
+  return result.success ? { ok: true, value: result.data } : { ok: false, errors: describeIssues(result.error, knownKeys) };
+}
+
+/** Parses or throws the non-retryable INVALID_INPUT failure that names every wrong field. */
+export function parseMissionInputOrFail(raw: unknown): MissionInput {
+  const result = parseMissionInput(raw);
+  if (result.ok) return result.value;
+  throw missionFailure(
+    'INVALID_INPUT',
+    `Invalid mission input: ${result.errors.join('; ')}. Fix the input and start the mission again.`,
+    { details: { errors: result.errors } },
+  );
+}

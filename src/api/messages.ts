@@ -1,0 +1,31 @@
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { z } from 'zod';
+import type { MissionStatus } from './status';
+
+/** Signal payloads. Every field optional except revise feedback, so `--input '{}'` or no input works. */
+export const ApprovePlan = z.strictObject({
+  comment: z.string().optional(),
+  approvedBy: z.string().optional(),
+});
+export type ApprovePlan = z.infer<typeof ApprovePlan>;
+
+export const RejectPlan = z.strictObject({ reason: z.string().optional() });
+export type RejectPlan = z.infer<typeof RejectPlan>;
+
+export const RevisePlan = z.strictObject({
+  feedback: z.string({ error: 'is required: say what to change in the plan' }).trim().min(1, 'must not be empty: say what to change in the plan'),
+});
+export type RevisePlan = z.infer<typeof RevisePlan>;
+
+export const Pause = z.strictObject({ reason: z.string().optional() });
+export type Pause = z.infer<typeof Pause>;
+
+export const Resume = z.strictObject({ comment: z.string().optional() });
+export type Resume = z.infer<typeof Resume>;
+
+export const approvePlanSignal = defineSignal<[ApprovePlan?]>('approvePlan');
+export const rejectPlanSignal = defineSignal<[RejectPlan?]>('rejectPlan');
+export const revisePlanSignal = defineSignal<[RevisePlan]>('revisePlan');
+export const pauseSignal = defineSignal<[Pause?]>('pause');
+export const resumeSignal = defineSignal<[Resume?]>('resume');
+export const statusQuery = defineQuery<MissionStatus>('status');

@@ -1,0 +1,115 @@
+import { z } from 'zod';
+
+/** Ids end up in branch names and workflow ids, so they are kept to safe characters. */
+const Id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/, 'must be 1-40 letters, digits, "-" or "_", starting with a letter or digit');
+
+export const PlanFeature = z.strictObject({
+  id: Id,
+  title: z.string().min(1),
+  description: z.string().min(1),
+  acceptanceCriteria: z.array(z.string()),
+  files: z.array(z.string()),
+  dependsOn: z.array(z.string()),
+});
+export type PlanFeature = z.infer<typeof PlanFeature>;
+
+export const PlanMilestone = z.strictObject({
+  id: Id,
+  title: z.string().min(1),
+  goal: z.string().min(1),
+  validation: z.array(z.string()),
+  features: z.array(PlanFeature),
+});
+export type PlanMilestone = z.infer<typeof PlanMilestone>;
+
+/** The planner's structured output (`mission_plan`). */
+export const Plan = z.strictObject({
+  title: z.string().min(1),
+  summary: z.string(),
+  assumptions: z.array(z.string()),
+  risks: z.array(z.string()),
+  milestones: z.array(PlanMilestone),
+});
+export type Plan = z.infer<typeof Plan>;
+
+export interface PlanLimits {
+  maxMilestones: number;
+  maxFeaturesPerMilestone: number;
+}
+
+/**
+ * The rules a schema cannot express. Returns one readable line per problem (empty when the plan is fine);
+ * the lines are sent back to the planner verbatim, so each says what to change.
+ */
+export function checkPlan(plan: Plan, limits: PlanLimits): string[] {
+  const errors: string[] = [];
+  if (plan.milestones.length === 0) errors.push('the plan has no milestones; add at least one');
+  if (plan.milestones.length > limits.maxMilestones) {
+    errors.push(`the plan has ${plan.milestones.length} milestones but at most ${limits.maxMilestones} are allowed; merge or drop milestones`);
+  }
+  const milestoneIds = new Set<string>();
+  const seenFeatures = new Set<string>();
+  plan.milestones.forEach((milestone, index) => {
+    if (milestoneIds.has(milestone.id)) errors.push(`milestone id "${milestone.id}" is used twice; make milestone ids unique`);
+    milestoneIds.add(milestone.id);
+    const where = `milestone "${milestone.id}"`;
+    if (milestone.features.length === 0) errors.push(`${where} has no features; add at least one`);
+    if (milestone.features.length > limits.maxFeaturesPerMilestone) {
+      errors.push(`${where} has ${milestone.features.length} features but at most ${limits.maxFeaturesPerMilestone} are allowed; split it or merge features`);
+    }
+    for (const feature of milestone.features) {
+      if (seenFeatures.has(feature.id)) {
+        errors.push(`feature id "${feature.id}" is used twice; make feature ids unique across the plan`);
+      }
+      seenFeatures.add(feature.id);
+      for (const file of feature.files) {
+        if (file.startsWith('/') || file.split(/[\\/]/).includes('..')) {
+          errors.push(`feature "${feature.id}" lists file "${file}"; files must be paths relative to the repository root`);
+        }
+      }
+    }
+    errors.push(...checkDependencies(milestone, index, plan));
+  });
+  return errors;
+}
+
+function checkDependencies(milestone: PlanMilestone, index: number, plan: Plan): string[] {
+  const errors: string[] = [];
+  const local = new Set(milestone.features.map((f) => f.id));
+  const earlier = new Set(plan.milestones.slice(0, index).flatMap((m) => m.features.map((f) => f.id)));
+  for (const feature of milestone.features) {
+    for (const dep of feature.dependsOn) {
+      if (dep === feature.id) errors.push(`feature "${feature.id}" depends on itself; remove it from dependsOn`);
+      else if (!local.has(dep) && !earlier.has(dep)) {
+        errors.push(`feature "${feature.id}" depends on "${dep}", which is not a feature of this or an earlier milestone`);
+      }
+    }
+  }
+  const cycle = findCycle(milestone.features);
+  if (cycle) errors.push(`features ${cycle.map((id) => `"${id}"`).join(' -> ')} depend on each other in a cycle; break the cycle`);
+  return errors;
+}
+
+function findCycle(features: PlanFeature[]): string[] | undefined {
+  const deps = new Map(features.map((f) => [f.id, f.dependsOn.filter((d) => d !== f.id)]));
+  const state = new Map<string, 'visiting' | 'done'>();
+  const stack: string[] = [];
+  const visit = (id: string): string[] | undefined => {
+    if (state.get(id) === 'done' || !deps.has(id)) return undefined;
+    if (state.get(id) === 'visiting') return [...stack.slice(stack.indexOf(id)), id];
+    state.set(id, 'visiting');
+    stack.push(id);
+    for (const dep of deps.get(id) ?? []) {
+      const cycle = visit(dep);
+      if (cycle) return cycle;
+    }
+    stack.pop();
+    state.set(id, 'done');
+    return undefined;
+  };
+  for (const f of features) {
+    const cycle = visit(f.id);
+    if (cycle) return cycle;
+  }
+  return undefined;
+}

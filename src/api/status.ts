@@ -1,0 +1,107 @@
+import type { Plan } from './plan';
+
+/** The mission as an explicit state machine. */
+export type Phase =
+  | 'preparing'
+  | 'planning'
+  | 'awaiting-approval'
+  | 'running'
+  | 'integrating'
+  | 'committing'
+  | 'completed'
+  | 'rejected'
+  | 'failed'
+  | 'cancelled';
+
+export const FINAL_PHASES: readonly Phase[] = ['completed', 'rejected', 'failed', 'cancelled'];
+
+/** `incomplete`: the agent used its whole turn budget without calling finish. */
+export type FeatureState = 'pending' | 'running' | 'done' | 'blocked' | 'incomplete' | 'failed';
+export type MilestoneState = 'pending' | 'running' | 'integrating' | 'committing' | 'done';
+export type MergeState = 'merged' | 'conflict' | 'nothing-to-merge';
+
+export interface TokenUsage {
+  prompt: number;
+  completion: number;
+  total: number;
+}
+
+export const ZERO_TOKENS: TokenUsage = { prompt: 0, completion: 0, total: 0 };
+
+export function addTokens(a: TokenUsage, b: TokenUsage): TokenUsage {
+  return { prompt: a.prompt + b.prompt, completion: a.completion + b.completion, total: a.total + b.total };
+}
+
+export interface FeatureStatus {
+  id: string;
+  title: string;
+  state: FeatureState;
+  branch?: string;
+  commit?: string | null;
+  summary?: string;
+  turns?: number;
+  tokens?: TokenUsage;
+  merge?: { state: MergeState; commit?: string; conflictFiles?: string[] };
+  startedAt?: string;
+  finishedAt?: string;
+}
+
+export interface MilestoneStatus {
+  id: string;
+  title: string;
+  state: MilestoneState;
+  features: FeatureStatus[];
+  startCommit?: string;
+  commit?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  /** Filled by the validation step. */
+  validation?: unknown;
+}
+
+export interface MissionEvent {
+  at: string;
+  type: string;
+  message: string;
+}
+
+/** What the `status` query returns. */
+export interface MissionStatus {
+  missionId: string;
+  phase: Phase;
+  paused: boolean;
+  prompt: string;
+  repo?: string;
+  branch?: string;
+  worktree?: string;
+  baseCommit?: string;
+  plan: Plan | null;
+  planRevision: number;
+  milestones: MilestoneStatus[];
+  tokens: TokenUsage;
+  startedAt: string;
+  updatedAt: string;
+  finishedAt?: string;
+  error?: { type?: string; message: string };
+  events: MissionEvent[];
+}
+
+/** The workflow result: facts only, so it can be rendered or compared by tools. */
+export interface MissionResult {
+  schemaVersion: 1;
+  missionId: string;
+  outcome: 'completed' | 'rejected';
+  prompt: string;
+  repo?: string;
+  branch?: string;
+  worktree?: string;
+  baseCommit?: string;
+  finalCommit?: string;
+  plan: Plan | null;
+  milestones: (MilestoneStatus & { durationMs?: number })[];
+  tokens: TokenUsage;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  rejection?: { reason?: string };
+}

@@ -1,0 +1,120 @@
+import { parseArgs } from 'node:util';
+import type { Client } from '@temporalio/client';
+import { approvePlan, connectClient, getStatus, MissionInputError, rejectPlan, revisePlan, startMission, waitForResult } from '../client';
+import { runWorker } from '../worker';
+
+interface Command {
+  summary: string;
+  usage: string;
+  run(args: string[]): Promise<number>;
+}
+
+const withClient = async (fn: (client: Client) => Promise<number>) => {
+  const client = await connectClient();
+  try {
+    return await fn(client);
+  } finally {
+    await client.connection.close();
+  }
+};
+
+const print = (value: unknown) => console.log(JSON.stringify(value, null, 2));
+
+function oneId(args: string[], usage: string): { id: string; values: Record<string, string | undefined> } {
+  const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { comment: { type: 'string' }, reason: { type: 'string' }, feedback: { type: 'string' }, by: { type: 'string' } } });
+  if (positionals.length !== 1) throw new UsageError(`expected one mission id\nusage: ${usage}`);
+  return { id: positionals[0]!, values: values as Record<string, string | undefined> };
+}
+
+class UsageError extends Error {}
+
+/** The command table: one entry per command. */
+export const COMMANDS: Record<string, Command> = {
+  worker: { summary: 'Run a worker for the mission task queue', usage: 'mission worker', run: async () => (await runWorker(), 0) },
+  start: {
+    summary: 'Start a mission from a JSON input',
+    usage: "mission start --input '{\"prompt\":\"...\",\"repo\":\"/abs/path\"}' [--id MISSION_ID]",
+    run: async (args) => {
+      const { values } = parseArgs({ args, options: { input: { type: 'string' }, id: { type: 'string' } } });
+      let request: unknown;
+      try {
+        request = JSON.parse(values.input ?? '{}');
+      } catch (err) {
+        throw new UsageError(`--input is not valid JSON: ${(err as Error).message}`);
+      }
+      const input = { repo: process.cwd(), ...(request as object) };
+      return withClient(async (client) => {
+        const handle = await startMission(client, input, { missionId: values.id });
+        print({ missionId: handle.workflowId, runId: handle.firstExecutionRunId });
+        return 0;
+      });
+    },
+  },
+  approve: {
+    summary: 'Approve the plan',
+    usage: 'mission approve MISSION_ID [--comment TEXT] [--by NAME]',
+    run: (args) => {
+      const { id, values } = oneId(args, COMMANDS.approve!.usage);
+      return withClient(async (c) => (await approvePlan(c, id, { comment: values.comment, approvedBy: values.by }), 0));
+    },
+  },
+  reject: {
+    summary: 'Reject the plan and end the mission',
+    usage: 'mission reject MISSION_ID [--reason TEXT]',
+    run: (args) => {
+      const { id, values } = oneId(args, COMMANDS.reject!.usage);
+      return withClient(async (c) => (await rejectPlan(c, id, { reason: values.reason }), 0));
+    },
+  },
+  revise: {
+    summary: 'Ask for a new plan with feedback',
+    usage: 'mission revise MISSION_ID --feedback TEXT',
+    run: (args) => {
+      const { id, values } = oneId(args, COMMANDS.revise!.usage);
+      if (!values.feedback) throw new UsageError(`--feedback is required\nusage: ${COMMANDS.revise!.usage}`);
+      return withClient(async (c) => (await revisePlan(c, id, values.feedback!), 0));
+    },
+  },
+  status: {
+    summary: 'Print the mission status as JSON',
+    usage: 'mission status MISSION_ID',
+    run: (args) => withClient(async (c) => (print(await getStatus(c, oneId(args, COMMANDS.status!.usage).id)), 0)),
+  },
+  result: {
+    summary: 'Wait for the mission to end and print its result as JSON',
+    usage: 'mission result MISSION_ID',
+    run: (args) => withClient(async (c) => (print(await waitForResult(c, oneId(args, COMMANDS.result!.usage).id)), 0)),
+  },
+};
+
+function help(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
+  return ['usage: mission <command> [options]', '', ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(help());
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`mission: unknown command "${name}"\n\n${help()}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(`${command.summary}\nusage: ${command.usage}`);
+    return 0;
+  }
+  try {
+    return await command.run(rest);
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof MissionInputError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`mission ${name}: ${(err as Error).message}`);
+      return 2;
+    }
+    console.error(`mission ${name}: ${(err as Error).message}`);
+    return 1;
+  }
+}

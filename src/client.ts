@@ -1,0 +1,79 @@
+import { Client, Connection, WorkflowIdConflictPolicy, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+import { MISSION_WORKFLOW, TASK_QUEUE } from './api/constants';
+import { parseMissionInput, type MissionRequest } from './api/input';
+import {
+  approvePlanSignal,
+  rejectPlanSignal,
+  revisePlanSignal,
+  statusQuery,
+  type ApprovePlan,
+  type RejectPlan,
+} from './api/messages';
+import type { MissionResult, MissionStatus } from './api/status';
+import type { mission } from './workflows/mission';
+
+export type { MissionRequest } from './api/input';
+export type { MissionResult, MissionStatus } from './api/status';
+
+export class MissionInputError extends Error {
+  constructor(readonly errors: string[]) {
+    super(`Invalid mission input: ${errors.join('; ')}`);
+  }
+}
+
+/** Connects with the standard Temporal environment/profile settings (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ...). */
+export async function connectClient(): Promise<Client> {
+  const { connectionOptions, namespace } = loadClientConnectConfig();
+  const connection = await Connection.connect(connectionOptions);
+  return new Client({ connection, namespace: namespace ?? 'default' });
+}
+
+export interface StartOptions {
+  /** A business id: starting again with the same id returns the running mission instead of a duplicate. */
+  missionId?: string;
+  taskQueue?: string;
+}
+
+/** Validates the input here too (fail before anything starts), then starts the `mission` workflow. */
+export async function startMission(client: Client, request: MissionRequest, opts: StartOptions = {}): Promise<WorkflowHandleWithFirstExecutionRunId<typeof mission>> {
+  const parsed = parseMissionInput(request);
+  if (!parsed.ok) throw new MissionInputError(parsed.errors);
+  return client.workflow.start<typeof mission>(MISSION_WORKFLOW, {
+    taskQueue: opts.taskQueue ?? process.env.MISSION_TASK_QUEUE ?? TASK_QUEUE,
+    workflowId: opts.missionId ?? newMissionId(parsed.value.prompt),
+    args: [request],
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+  });
+}
+
+export function approvePlan(client: Client, missionId: string, payload: ApprovePlan = {}): Promise<void> {
+  return client.workflow.getHandle(missionId).signal(approvePlanSignal, payload);
+}
+
+export function rejectPlan(client: Client, missionId: string, payload: RejectPlan = {}): Promise<void> {
+  return client.workflow.getHandle(missionId).signal(rejectPlanSignal, payload);
+}
+
+export function revisePlan(client: Client, missionId: string, feedback: string): Promise<void> {
+  return client.workflow.getHandle(missionId).signal(revisePlanSignal, { feedback });
+}
+
+export function getStatus(client: Client, missionId: string): Promise<MissionStatus> {
+  return client.workflow.getHandle(missionId).query(statusQuery);
+}
+
+export function waitForResult(client: Client, missionId: string): Promise<MissionResult> {
+  return client.workflow.getHandle<typeof mission>(missionId).result();
+}
+
+/** `mission-<slug of the prompt>-<random>`: readable in the Web UI, unique per start. */
+export function newMissionId(prompt: string): string {
+  const slug = prompt
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40)
+    .replace(/-+$/g, '');
+  return `mission-${slug || 'run'}-${Math.random().toString(36).slice(2, 8)}`;
+}

@@ -1,0 +1,26 @@
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { DEFAULT_MODEL, TASK_QUEUE } from './api/constants';
+import { describeIssues } from './api/issues';
+
+/** Environment settings, validated once at the process edge (worker and CLI). */
+export const EnvConfig = z.object({
+  TEMPORAL_ADDRESS: z.string().min(1).optional(),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  MISSION_TASK_QUEUE: z.string().min(1).default(TASK_QUEUE),
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  OPENAI_BASE_URL: z.url('must be a URL such as http://127.0.0.1:11434/v1').optional(),
+  MISSION_MODEL: z.string().min(1).default(DEFAULT_MODEL),
+  MISSION_REPO: z.string().min(1).refine((p) => path.isAbsolute(p), 'must be an absolute path').optional(),
+  MISSION_HOME: z.string().min(1).default(path.join(os.homedir(), '.mission')),
+});
+export type EnvConfig = z.infer<typeof EnvConfig>;
+
+export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
+  // Empty variables count as unset, as in most shells' `VAR= cmd`.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = EnvConfig.safeParse(present);
+  if (!parsed.success) throw new Error(`Invalid environment: ${describeIssues(parsed.error).join('; ')}`);
+  return parsed.data;
+}

@@ -1,0 +1,66 @@
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+import OpenAI from 'openai';
+import { createActivities, type ActivityDeps } from './activities';
+import { loadEnvConfig, type EnvConfig } from './config';
+
+export interface MissionWorkerOptions {
+  connection: NativeConnection;
+  namespace?: string;
+  taskQueue: string;
+  deps: ActivityDeps;
+  /** A prebuilt workflow bundle (tests bundle once); by default the workflows are bundled from source. */
+  workflowBundle?: { codePath: string };
+}
+
+export function createMissionWorker(opts: MissionWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace ?? 'default',
+    taskQueue: opts.taskQueue,
+    activities: createActivities(opts.deps),
+    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
+  });
+}
+
+/** The model client: its own retries are off, Temporal retries the activity (visible in history). */
+export function createModelClient(config: EnvConfig): OpenAI {
+  if (!config.OPENAI_API_KEY && !config.OPENAI_BASE_URL) {
+    throw new Error('OPENAI_API_KEY is not set. Export it (or OPENAI_BASE_URL for a local OpenAI-compatible server) and start the worker again.');
+  }
+  return new OpenAI({
+    apiKey: config.OPENAI_API_KEY ?? 'not-needed',
+    baseURL: config.OPENAI_BASE_URL,
+    maxRetries: 0,
+    timeout: 9 * 60 * 1000,
+  });
+}
+
+export function activityDeps(config: EnvConfig, env: NodeJS.ProcessEnv = process.env): ActivityDeps {
+  return {
+    openai: createModelClient(config),
+    home: config.MISSION_HOME,
+    defaultModel: config.MISSION_MODEL,
+    defaultRepo: config.MISSION_REPO,
+    toolEnv: env,
+  };
+}
+
+/** `mission worker`: serves the task queue until SIGINT/SIGTERM. */
+export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const config = loadEnvConfig(env);
+  const { connectionOptions, namespace } = loadClientConnectConfig();
+  const connection = await NativeConnection.connect(connectionOptions);
+  try {
+    const worker = await createMissionWorker({
+      connection,
+      namespace: namespace ?? config.TEMPORAL_NAMESPACE,
+      taskQueue: config.MISSION_TASK_QUEUE,
+      deps: activityDeps(config, env),
+    });
+    console.log(`mission worker: task queue "${config.MISSION_TASK_QUEUE}" on ${connectionOptions.address ?? 'localhost:7233'}, data in ${config.MISSION_HOME}`);
+    await worker.run();
+  } finally {
+    await connection.close();
+  }
+}

@@ -1,0 +1,2 @@
+export { mission } from './mission';
+export { feature } from './feature';

@@ -1,0 +1,183 @@
+import { CancellationScope, condition, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { z } from 'zod';
+import { MAX_PLAN_ATTEMPTS } from '../api/constants';
+import { missionFailure, rootFailure, toMissionFailure } from '../api/errors';
+import { missionKeyFor } from '../api/ids';
+import { parseMissionInputOrFail, type MissionInput } from '../api/input';
+import { describeIssues } from '../api/issues';
+import {
+  ApprovePlan,
+  approvePlanSignal,
+  Pause,
+  pauseSignal,
+  RejectPlan,
+  rejectPlanSignal,
+  Resume,
+  resumeSignal,
+  RevisePlan,
+  revisePlanSignal,
+  statusQuery,
+} from '../api/messages';
+import type { Plan } from '../api/plan';
+import { FINAL_PHASES, type MissionResult } from '../api/status';
+import { runMilestone, type MissionContext } from './milestone';
+import { model, steps } from './proxies';
+import { MissionState, nowIso, type PlanDecision } from './state';
+
+/**
+ * The `mission` workflow: prepare → plan → approval → milestones → result.
+ * Input is validated here (not only in the CLI), so `temporal workflow start --input` gets the same checks.
+ */
+export async function mission(rawInput?: unknown): Promise<MissionResult> {
+  const input = parseMissionInputOrFail(rawInput);
+  const info = workflowInfo();
+  const state = new MissionState(info.workflowId, input.prompt);
+  registerHandlers(state);
+  const missionKey = missionKeyFor(info.workflowId);
+  let ctx: MissionContext | undefined;
+  try {
+    const prep = await steps.prepareMission({
+      missionId: info.workflowId,
+      missionKey,
+      runId: info.firstExecutionRunId,
+      repo: input.repo,
+      baseBranch: input.baseBranch,
+    });
+    Object.assign(state.status, { repo: prep.repo, branch: prep.branch, worktree: prep.worktree, baseCommit: prep.baseCommit });
+    ctx = { missionId: info.workflowId, missionKey, input, state, prep };
+
+    const decision = await planUntilDecided(ctx);
+    if (decision.kind === 'reject') {
+      await steps.discardMission({ repo: prep.repo, missionKey, baseCommit: prep.baseCommit });
+      state.setPhase('rejected', `plan rejected${decision.reason ? `: ${decision.reason}` : ''}`);
+      return result(ctx, 'rejected', decision.reason);
+    }
+
+    state.setPhase('running', decision.kind === 'approve' && 'approvedBy' in decision && decision.approvedBy ? `plan approved by ${decision.approvedBy}` : 'plan approved');
+    let head = prep.baseCommit;
+    for (const milestone of state.status.plan!.milestones) {
+      await condition(() => !state.status.paused);
+      head = await runMilestone(ctx, milestone, head);
+    }
+    state.setPhase('completed', `mission completed on ${prep.branch}`);
+    return result(ctx, 'completed');
+  } catch (err) {
+    if (isCancellation(err)) {
+      state.setPhase('cancelled', 'mission cancelled');
+      const cancelledCtx = ctx;
+      if (cancelledCtx && state.status.milestones.every((m) => m.state === 'pending')) {
+        // Cancelled before any work: remove the empty branch and worktree.
+        await CancellationScope.nonCancellable(() =>
+          steps.discardMission({ repo: cancelledCtx.prep.repo, missionKey, baseCommit: cancelledCtx.prep.baseCommit }),
+        );
+      }
+    } else {
+      state.status.error = rootFailure(err);
+      state.setPhase('failed', `mission failed: ${state.status.error.message}`);
+      throw toMissionFailure(err);
+    }
+    throw err;
+  }
+}
+
+/** Plans, shows the plan, and waits for the human: approve → go, revise → plan again, reject → stop. */
+async function planUntilDecided(ctx: MissionContext): Promise<PlanDecision> {
+  const { state, input } = ctx;
+  let turn = 0;
+  let followUp: Parameters<typeof model.planTurn>[0]['followUp'];
+  for (;;) {
+    state.setPhase('planning', state.status.planRevision ? 'revising the plan' : 'drafting the plan');
+    let plan: Plan | null = null;
+    for (let attempt = 1; !plan; attempt++) {
+      const reply = await model.planTurn({
+        missionKey: ctx.missionKey,
+        turn: ++turn,
+        prompt: input.prompt,
+        limits: { maxMilestones: input.maxMilestones, maxFeaturesPerMilestone: input.maxFeaturesPerMilestone },
+        model: input.models.planner,
+        followUp,
+      });
+      state.addTokens(reply.tokens);
+      plan = reply.plan;
+      if (plan) break;
+      state.record('plan-invalid', `plan draft ${attempt} refused: ${reply.errors.join('; ')}`);
+      if (attempt >= MAX_PLAN_ATTEMPTS) {
+        throw missionFailure('PLAN_INVALID', `the planner returned an invalid plan ${attempt} times; last problems: ${reply.errors.join('; ')}. Try a more specific prompt, other limits or another planner model.`);
+      }
+      followUp = { kind: 'invalid', errors: reply.errors };
+    }
+    state.setPlan(plan);
+    if (!input.requirePlanApproval) return { kind: 'approve', comment: 'approval not required' };
+
+    state.decision = undefined;
+    state.setPhase('awaiting-approval', 'waiting for approvePlan, rejectPlan or revisePlan');
+    await condition(() => state.decision !== undefined);
+    const decision = state.decision!;
+    if (decision.kind !== 'revise') return decision;
+    followUp = { kind: 'revise', feedback: decision.feedback };
+  }
+}
+
+/** Handlers live next to the workflow. A signal that does not fit the phase is recorded, never thrown. */
+function registerHandlers(state: MissionState): void {
+  setHandler(statusQuery, () => state.status, { description: 'Mission phase, plan, milestones, features, tokens and recent events' });
+
+  const decide = <S extends z.ZodType>(name: string, schema: S, raw: unknown, toDecision: (value: z.infer<S>) => PlanDecision) => {
+    const parsed = schema.safeParse(raw ?? {});
+    if (!parsed.success) return state.ignore(name, `invalid payload: ${describeIssues(parsed.error).join('; ')}`);
+    if (state.phase !== 'awaiting-approval') return state.ignore(name, `the mission is ${state.phase}, not awaiting approval`);
+    if (state.decision) return state.ignore(name, `a ${state.decision.kind} decision is already being applied`);
+    state.decision = toDecision(parsed.data);
+    state.record('signal', `${name} received`);
+  };
+  setHandler(approvePlanSignal, (raw) => decide('approvePlan', ApprovePlan, raw, (v) => ({ kind: 'approve', ...v })), {
+    description: 'Approve the plan: { comment?, approvedBy? }',
+  });
+  setHandler(rejectPlanSignal, (raw) => decide('rejectPlan', RejectPlan, raw, (v) => ({ kind: 'reject', ...v })), {
+    description: 'Reject the plan and end the mission: { reason? }',
+  });
+  setHandler(revisePlanSignal, (raw) => decide('revisePlan', RevisePlan, raw, (v) => ({ kind: 'revise', ...v })), {
+    description: 'Plan again with feedback: { feedback }',
+  });
+
+  const toggle = <S extends z.ZodType>(name: string, schema: S, raw: unknown, paused: boolean) => {
+    const parsed = schema.safeParse(raw ?? {});
+    if (!parsed.success) return state.ignore(name, `invalid payload: ${describeIssues(parsed.error).join('; ')}`);
+    if (FINAL_PHASES.includes(state.phase)) return state.ignore(name, `the mission is already ${state.phase}`);
+    if (state.status.paused === paused) return state.ignore(name, `the mission is already ${paused ? 'paused' : 'running'}`);
+    state.status.paused = paused;
+    state.record(name, paused ? 'paused: no new work starts; running work finishes' : 'resumed');
+  };
+  setHandler(pauseSignal, (raw) => toggle('pause', Pause, raw, true), { description: 'Stop starting new work: { reason? }' });
+  setHandler(resumeSignal, (raw) => toggle('resume', Resume, raw, false), { description: 'Continue after pause: { comment? }' });
+}
+
+function result(ctx: MissionContext, outcome: MissionResult['outcome'], reason?: string): MissionResult {
+  const { status } = ctx.state;
+  const finishedAt = nowIso();
+  status.finishedAt = finishedAt;
+  const done = status.milestones.filter((m) => m.commit);
+  return {
+    schemaVersion: 1,
+    missionId: ctx.missionId,
+    outcome,
+    prompt: ctx.input.prompt,
+    repo: ctx.prep.repo,
+    branch: ctx.prep.branch,
+    worktree: ctx.prep.worktree,
+    baseCommit: ctx.prep.baseCommit,
+    finalCommit: done.length ? done[done.length - 1]!.commit : ctx.prep.baseCommit,
+    plan: status.plan,
+    milestones: status.milestones.map((m) => ({
+      ...m,
+      durationMs: m.startedAt && m.finishedAt ? Date.parse(m.finishedAt) - Date.parse(m.startedAt) : undefined,
+    })),
+    tokens: status.tokens,
+    startedAt: status.startedAt,
+    finishedAt,
+    durationMs: Date.parse(finishedAt) - Date.parse(status.startedAt),
+    ...(outcome === 'rejected' ? { rejection: { reason } } : {}),
+  };
+}
+
+export type { MissionInput };

@@ -1,0 +1,98 @@
+import { MAX_STATUS_EVENTS } from '../api/constants';
+import type { Plan } from '../api/plan';
+import {
+  addTokens,
+  ZERO_TOKENS,
+  type FeatureStatus,
+  type MilestoneStatus,
+  type MissionStatus,
+  type Phase,
+  type TokenUsage,
+} from '../api/status';
+
+/** Workflow time (deterministic inside Temporal's sandbox). */
+export const nowIso = (): string => new Date(Date.now()).toISOString();
+
+export type PlanDecision =
+  | { kind: 'approve'; comment?: string; approvedBy?: string }
+  | { kind: 'reject'; reason?: string }
+  | { kind: 'revise'; feedback: string };
+
+/** The mission's live state: what the `status` query returns, plus the pending plan decision. */
+export class MissionState {
+  readonly status: MissionStatus;
+  decision: PlanDecision | undefined;
+
+  constructor(missionId: string, prompt: string) {
+    const at = nowIso();
+    this.status = {
+      missionId,
+      phase: 'preparing',
+      paused: false,
+      prompt,
+      plan: null,
+      planRevision: 0,
+      milestones: [],
+      tokens: { ...ZERO_TOKENS },
+      startedAt: at,
+      updatedAt: at,
+      events: [],
+    };
+  }
+
+  get phase(): Phase {
+    return this.status.phase;
+  }
+
+  setPhase(phase: Phase, message?: string): void {
+    this.status.phase = phase;
+    this.record('phase', message ?? phase);
+  }
+
+  record(type: string, message: string): void {
+    const at = nowIso();
+    this.status.updatedAt = at;
+    this.status.events.push({ at, type, message });
+    if (this.status.events.length > MAX_STATUS_EVENTS) this.status.events.splice(0, this.status.events.length - MAX_STATUS_EVENTS);
+  }
+
+  addTokens(tokens: TokenUsage): void {
+    this.status.tokens = addTokens(this.status.tokens, tokens);
+    this.status.updatedAt = nowIso();
+  }
+
+  setPlan(plan: Plan): void {
+    this.status.plan = plan;
+    this.status.planRevision += 1;
+    this.status.milestones = plan.milestones.map((m) => ({
+      id: m.id,
+      title: m.title,
+      state: 'pending',
+      features: m.features.map((f) => ({ id: f.id, title: f.title, state: 'pending' })),
+    }));
+    this.record('plan', `plan revision ${this.status.planRevision}: ${plan.milestones.length} milestone(s), ${plan.milestones.reduce((n, m) => n + m.features.length, 0)} feature(s)`);
+  }
+
+  milestone(id: string): MilestoneStatus {
+    const found = this.status.milestones.find((m) => m.id === id);
+    if (!found) throw new Error(`unknown milestone ${id}`);
+    return found;
+  }
+
+  updateMilestone(id: string, patch: Partial<MilestoneStatus>): void {
+    Object.assign(this.milestone(id), patch);
+    this.status.updatedAt = nowIso();
+  }
+
+  updateFeature(milestoneId: string, featureId: string, patch: Partial<FeatureStatus>): void {
+    const feature = this.milestone(milestoneId).features.find((f) => f.id === featureId);
+    if (!feature) throw new Error(`unknown feature ${featureId}`);
+    Object.assign(feature, patch);
+    this.status.updatedAt = nowIso();
+  }
+
+  /** A signal that does not fit the current phase is recorded, never thrown. */
+  ignore(signal: string, why: string): void {
+    this.record('signal-ignored', `${signal} ignored: ${why}`);
+  }
+}

@@ -1,0 +1,144 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { createGitActivities } from '../src/activities/git';
+import { MissionPaths } from '../src/activities/paths';
+import { branches, git, makeRepo, tempDir, treeAt } from './support/repo';
+
+function setup(files: Record<string, string> = { 'README.md': '# r\n' }) {
+  const repo = makeRepo(files);
+  const paths = new MissionPaths(tempDir('mission-home-'));
+  const acts = createGitActivities({ paths });
+  return { repo, paths, acts };
+}
+
+const prepareInput = (repo: string, key = 'm1', runId = 'run-1') => ({ missionId: key, missionKey: key, runId, repo, baseBranch: 'main' });
+
+async function expectFailure(promise: Promise<unknown>, type: string, message: RegExp): Promise<void> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ApplicationFailure);
+  expect((err as ApplicationFailure).type).toBe(type);
+  expect((err as ApplicationFailure).nonRetryable).toBe(true);
+  expect((err as ApplicationFailure).message).toMatch(message);
+}
+
+describe('prepareMission', () => {
+  it('creates the mission branch and worktree once, reads AGENTS.md and skills, and is idempotent', async () => {
+    const { repo, paths, acts } = setup({
+      'README.md': '# r\n',
+      'AGENTS.md': 'Use tabs.\n',
+      '.agents/skills/testing/SKILL.md': 'Run npm test.\n',
+      '.claude/skills/style/SKILL.md': 'Be terse.\n',
+    });
+    const first = await acts.prepareMission(prepareInput(repo));
+    const second = await acts.prepareMission(prepareInput(repo));
+    expect(second).toEqual(first);
+    expect(first).toMatchObject({
+      branch: 'mission/m1',
+      worktree: paths.missionWorktree('m1'),
+      baseCommit: git(repo, 'rev-parse', 'main'),
+      context: { agentsMd: true, skills: ['testing', 'style'], fileCount: 4 },
+    });
+    expect(git(first.worktree, 'rev-parse', '--abbrev-ref', 'HEAD')).toBe('mission/m1');
+    expect(git(repo, 'rev-parse', '--abbrev-ref', 'HEAD')).toBe('main');
+  });
+
+  it('recreates a worktree folder that a crash left half made', async () => {
+    const { repo, paths, acts } = setup();
+    const first = await acts.prepareMission(prepareInput(repo));
+    git(repo, 'worktree', 'remove', '--force', first.worktree);
+    const again = await acts.prepareMission(prepareInput(repo));
+    expect(again.worktree).toBe(paths.missionWorktree('m1'));
+    expect(git(again.worktree, 'rev-parse', '--abbrev-ref', 'HEAD')).toBe('mission/m1');
+  });
+
+  it('refuses a branch or mission data that belongs to another run, touching nothing', async () => {
+    const { repo, acts } = setup();
+    await acts.prepareMission(prepareInput(repo));
+    await expectFailure(acts.prepareMission(prepareInput(repo, 'm1', 'run-2')), 'MISSION_BRANCH_CONFLICT', /earlier run/);
+    git(repo, 'branch', 'mission/taken');
+    await expectFailure(acts.prepareMission(prepareInput(repo, 'taken')), 'MISSION_BRANCH_CONFLICT', /branch mission\/taken already exists/);
+  });
+});
+
+describe('commits and merges', () => {
+  it('commitWork commits once per step and returns the same commit on retry', async () => {
+    const { repo, acts } = setup();
+    const prep = await acts.prepareMission(prepareInput(repo));
+    const since = prep.baseCommit;
+    const empty = await acts.commitWork({ repo, workdir: prep.worktree, message: 'nothing', step: 's0', since });
+    expect(empty.commit).toBeNull();
+    writeFileSync(path.join(prep.worktree, 'a.txt'), 'a');
+    const first = await acts.commitWork({ repo, workdir: prep.worktree, message: 'add a', step: 's1', since });
+    const retry = await acts.commitWork({ repo, workdir: prep.worktree, message: 'add a', step: 's1', since });
+    expect(retry.commit).toBe(first.commit);
+    expect(git(repo, 'rev-list', '--count', `${since}..mission/m1`)).toBe('1');
+    expect(git(repo, 'log', '-1', '--format=%B', first.commit!)).toContain('Mission-Step: s1');
+  });
+
+  it('commitMilestone makes an empty marker commit only when the milestone has no commit', async () => {
+    const { repo, acts } = setup();
+    const prep = await acts.prepareMission(prepareInput(repo));
+    const marker = await acts.commitMilestone({ repo, worktree: prep.worktree, message: 'Milestone m1', step: 'm1', since: prep.baseCommit });
+    const again = await acts.commitMilestone({ repo, worktree: prep.worktree, message: 'Milestone m1', step: 'm1', since: prep.baseCommit });
+    expect(again.commit).toBe(marker.commit);
+    expect(git(repo, 'rev-list', '--count', `${prep.baseCommit}..mission/m1`)).toBe('1');
+  });
+
+  it('merges a feature branch once, deletes it after, and keeps a conflicting one with the conflict recorded', async () => {
+    const { repo, acts } = setup({ 'shared.txt': 'base\n' });
+    const prep = await acts.prepareMission(prepareInput(repo));
+    const features = [];
+    for (const [id, content] of [['a', 'from a\n'], ['b', 'from b\n']] as const) {
+      const wt = await acts.createFeatureWorktree({ repo, missionKey: 'm1', featureId: id, startPoint: prep.baseCommit, mergeBranches: [] });
+      writeFileSync(path.join(wt.worktree, 'shared.txt'), content);
+      await acts.commitWork({ repo, workdir: wt.worktree, message: id, step: id, since: wt.startCommit });
+      features.push(wt);
+    }
+    const [a, b] = features;
+    const merged = await acts.mergeFeature({ repo, worktree: prep.worktree, branch: a!.branch, message: 'Merge a', step: 'a/merge' });
+    const mergedAgain = await acts.mergeFeature({ repo, worktree: prep.worktree, branch: a!.branch, message: 'Merge a', step: 'a/merge' });
+    expect(merged.state).toBe('merged');
+    expect(mergedAgain).toEqual(merged);
+    const conflict = await acts.mergeFeature({ repo, worktree: prep.worktree, branch: b!.branch, message: 'Merge b', step: 'b/merge' });
+    expect(conflict).toEqual({ state: 'conflict', conflictFiles: ['shared.txt'] });
+    // The merge was aborted: clean mission worktree, no MERGE_HEAD, b's work still on its branch.
+    expect(git(prep.worktree, 'status', '--porcelain')).toBe('');
+    expect(treeAt(repo, b!.branch)['shared.txt']).toBe('from b');
+
+    expect(await acts.removeFeatureWorktree({ repo, missionWorktree: prep.worktree, worktree: a!.worktree, branch: a!.branch })).toEqual({ branchDeleted: true });
+    expect(await acts.removeFeatureWorktree({ repo, missionWorktree: prep.worktree, worktree: b!.worktree, branch: b!.branch })).toEqual({ branchDeleted: false });
+    expect(branches(repo)).toEqual(['main', 'mission/m1', 'mission/m1-b']);
+    expect(existsSync(a!.worktree)).toBe(false);
+  });
+
+  it('a dependent feature worktree starts with its dependency merged in', async () => {
+    const { repo, acts } = setup();
+    const prep = await acts.prepareMission(prepareInput(repo));
+    const dep = await acts.createFeatureWorktree({ repo, missionKey: 'm1', featureId: 'dep', startPoint: prep.baseCommit, mergeBranches: [] });
+    writeFileSync(path.join(dep.worktree, 'dep.txt'), 'dep');
+    await acts.commitWork({ repo, workdir: dep.worktree, message: 'dep', step: 'dep', since: dep.startCommit });
+    const next = await acts.createFeatureWorktree({ repo, missionKey: 'm1', featureId: 'next', startPoint: prep.baseCommit, mergeBranches: [dep.branch] });
+    expect(existsSync(path.join(next.worktree, 'dep.txt'))).toBe(true);
+    const again = await acts.createFeatureWorktree({ repo, missionKey: 'm1', featureId: 'next', startPoint: prep.baseCommit, mergeBranches: [dep.branch] });
+    expect(again).toEqual(next);
+  });
+});
+
+describe('discardMission', () => {
+  it('removes an empty mission branch and worktree but never one holding work', async () => {
+    const { repo, paths, acts } = setup();
+    const prep = await acts.prepareMission(prepareInput(repo));
+    writeFileSync(path.join(prep.worktree, 'work.txt'), 'precious');
+    expect(await acts.discardMission({ repo, missionKey: 'm1', baseCommit: prep.baseCommit })).toEqual({ removed: false });
+    expect(existsSync(path.join(prep.worktree, 'work.txt'))).toBe(true);
+
+    const other = await acts.prepareMission(prepareInput(repo, 'm2'));
+    expect(await acts.discardMission({ repo, missionKey: 'm2', baseCommit: other.baseCommit })).toEqual({ removed: true });
+    expect(branches(repo)).toEqual(['main', 'mission/m1']);
+    expect(existsSync(paths.missionDir('m2'))).toBe(false);
+  });
+});

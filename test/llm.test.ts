@@ -1,0 +1,110 @@
+import { ApplicationFailure } from '@temporalio/common';
+import OpenAI from 'openai';
+import { createLlmActivities } from '../src/activities/llm';
+import { ModelClient } from '../src/activities/model';
+import { MissionPaths } from '../src/activities/paths';
+import { newSession, saveSession } from '../src/activities/session';
+import { ScriptedModelServer } from './support/model-server';
+import { tempDir } from './support/repo';
+import { call, makePlan, planReply, tools } from './support/scripts';
+
+let server: ScriptedModelServer;
+let paths: MissionPaths;
+let acts: ReturnType<typeof createLlmActivities>;
+const limits = { maxMilestones: 2, maxFeaturesPerMilestone: 2 };
+
+beforeAll(async () => {
+  server = await ScriptedModelServer.start();
+});
+afterAll(async () => {
+  await server.close();
+});
+beforeEach(() => {
+  server.reset();
+  paths = new MissionPaths(tempDir('mission-home-'));
+  const openai = new OpenAI({ baseURL: server.baseURL, apiKey: 'sk-live-abcdefghijklmnop', maxRetries: 0 });
+  acts = createLlmActivities({ model: new ModelClient(openai, 'test-model'), paths });
+});
+
+async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ApplicationFailure);
+  return err as ApplicationFailure;
+}
+
+describe('planTurn', () => {
+  it('asks for the mission_plan schema, and a retried turn returns the recorded answer without a second model call', async () => {
+    const plan = makePlan([{ id: 'm1', features: [{ id: 'a' }] }]);
+    server.script('plan', [planReply(plan)]);
+    const input = { missionKey: 'k', turn: 1, prompt: 'Build it', limits };
+    const first = await acts.planTurn(input);
+    const retry = await acts.planTurn(input);
+    expect(first.plan).toEqual(plan);
+    expect(retry).toEqual(first);
+    expect(server.requests).toHaveLength(1);
+    const body = server.requests[0]!.body;
+    expect(body.model).toBe('test-model');
+    expect(body.response_format).toMatchObject({ type: 'json_schema', json_schema: { name: 'mission_plan', strict: true } });
+    expect(String(body.messages[1]!.content)).toMatch(/^Role: plan\n/);
+  });
+
+  it('sends the validation errors back as the next user message', async () => {
+    server.script('plan', [planReply(makePlan([{ id: 'm1', features: [] }])), planReply(makePlan([{ id: 'm1', features: [{ id: 'a' }] }]))]);
+    const bad = await acts.planTurn({ missionKey: 'k', turn: 1, prompt: 'p', limits });
+    expect(bad.plan).toBeNull();
+    expect(bad.errors).toEqual(['milestone "m1" has no features; add at least one']);
+    const good = await acts.planTurn({ missionKey: 'k', turn: 2, prompt: 'p', limits, followUp: { kind: 'invalid', errors: bad.errors } });
+    expect(good.plan).not.toBeNull();
+    const last = server.requests[1]!.body.messages.at(-1)!;
+    expect(last).toMatchObject({ role: 'user', content: expect.stringContaining('milestone "m1" has no features') });
+  });
+});
+
+describe('agentTurn', () => {
+  it('records the turn so a retry does not pay for the model call again', async () => {
+    const session = { missionKey: 'k', name: 'feature-a' };
+    await saveSession(paths.sessionFile('k', 'feature-a'), newSession([{ role: 'user', content: 'Role: feature a\nDo a' }]));
+    server.script('feature a', [tools(call('write_file', { path: 'a.txt', content: 'A' }))]);
+    const first = await acts.agentTurn({ session, turn: 1 });
+    const retry = await acts.agentTurn({ session, turn: 1 });
+    expect(retry).toEqual(first);
+    expect(first.toolCalls).toEqual([{ id: expect.any(String), name: 'write_file', label: 'write_file a.txt' }]);
+    expect(first.tokens.total).toBeGreaterThan(0);
+    expect(server.requests).toHaveLength(1);
+    expect(server.requests[0]!.body.tools?.map((t) => (t as { function: { name: string } }).function.name).sort()).toEqual(
+      ['edit_file', 'finish', 'list_files', 'read_file', 'run_command', 'search', 'write_file'],
+    );
+  });
+});
+
+describe('model errors map onto the taxonomy', () => {
+  const turn = () => acts.planTurn({ missionKey: 'k', turn: 1, prompt: 'p', limits });
+
+  it('401 is a non-retryable MODEL_AUTH failure that does not leak the key', async () => {
+    server.script('plan', [{ status: 401, message: 'Incorrect API key provided: sk-live-abcdefghijklmnop' }]);
+    const f = await failureOf(turn());
+    expect(f.type).toBe('MODEL_AUTH');
+    expect(f.nonRetryable).toBe(true);
+    expect(f.message).toMatch(/OPENAI_API_KEY/);
+    expect(f.message).not.toContain('abcdefghijklmnop');
+  });
+
+  it('404 is MODEL_NOT_FOUND and 400 is MODEL_BAD_REQUEST, both non-retryable', async () => {
+    server.script('plan', [{ status: 404, message: 'model not found' }, { status: 400, message: 'bad schema' }]);
+    expect(await failureOf(turn())).toMatchObject({ type: 'MODEL_NOT_FOUND', nonRetryable: true });
+    expect(await failureOf(turn())).toMatchObject({ type: 'MODEL_BAD_REQUEST', nonRetryable: true });
+  });
+
+  it('429 is retryable and honours Retry-After; 503 and a dropped connection are retryable', async () => {
+    server.script('plan', [{ status: 429, message: 'slow down', headers: { 'retry-after': '7' } }, { status: 503 }, { status: 0, dropConnection: true }]);
+    const limited = await failureOf(turn());
+    expect(limited).toMatchObject({ type: 'MODEL_UNAVAILABLE', nonRetryable: false });
+    expect(limited.nextRetryDelay).toBe(7000);
+    expect(await failureOf(turn())).toMatchObject({ type: 'MODEL_UNAVAILABLE', nonRetryable: false });
+    expect(await failureOf(turn())).toMatchObject({ type: 'MODEL_UNAVAILABLE', nonRetryable: false });
+    expect(server.requests).toHaveLength(3);
+  });
+});

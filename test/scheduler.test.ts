@@ -1,0 +1,46 @@
+import { filesOverlap, nextToStart, type Schedulable } from '../src/workflows/scheduler';
+
+const f = (id: string, files: string[] = [], dependsOn: string[] = []): Schedulable => ({ id, files, dependsOn });
+const state = (started: string[] = [], finished: string[] = [], maxConcurrency = 3) => ({
+  started: new Set(started),
+  finished: new Set(finished),
+  maxConcurrency,
+});
+
+describe('scheduler', () => {
+  it('starts independent features in plan order up to the concurrency limit', () => {
+    const features = [f('a', ['a.ts']), f('b', ['b.ts']), f('c', ['c.ts']), f('d', ['d.ts'])];
+    expect(nextToStart(features, state([], [], 3))).toEqual(['a', 'b', 'c']);
+    expect(nextToStart(features, state(['a', 'b', 'c'], ['b'], 3))).toEqual(['d']);
+    expect(nextToStart(features, state(['a', 'b', 'c'], [], 3))).toEqual([]);
+  });
+
+  it('never runs features with overlapping files at the same time', () => {
+    const features = [f('a', ['src/x.ts']), f('b', ['src/x.ts']), f('c', ['lib/']), f('d', ['lib/y.ts'])];
+    expect(nextToStart(features, state())).toEqual(['a', 'c']);
+    expect(nextToStart(features, state(['a', 'c'], ['a']))).toEqual(['b']);
+  });
+
+  it('waits for dependencies of the same milestone, not for earlier milestones', () => {
+    const features = [f('a'), f('b', [], ['a']), f('c', [], ['m0-feature'])];
+    expect(nextToStart(features, state())).toEqual(['a', 'c']);
+    expect(nextToStart(features, state(['a', 'c'], ['a']))).toEqual(['b']);
+  });
+
+  it('runs one at a time with a limit of 1', () => {
+    expect(nextToStart([f('a'), f('b')], state([], [], 1))).toEqual(['a']);
+  });
+
+  it.each([
+    [['src/a.ts'], ['src/a.ts'], true],
+    [['./src/a.ts'], ['src/a.ts'], true],
+    [['src'], ['src/a.ts'], true],
+    [['src/**/*.ts'], ['src/deep/a.ts'], true],
+    [['src/a.ts'], ['src/ab.ts'], false],
+    [['a.ts'], ['b.ts'], false],
+    [[], ['b.ts'], false],
+  ])('overlap %j ~ %j is %s', (a, b, expected) => {
+    expect(filesOverlap(a, b)).toBe(expected);
+    expect(filesOverlap(b, a)).toBe(expected);
+  });
+});

@@ -1,0 +1,40 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { findTemporalBinary } from './temporal-binary';
+
+/**
+ * Starts ONE Temporal dev server and bundles the workflows ONCE for the whole jest run.
+ * Test files read the address and the bundle path from the environment (see ./temporal.ts).
+ * MISSION_TEST_SERVER=off skips both, for quick unit-only runs; CI never skips.
+ */
+export default async function globalSetup(): Promise<void> {
+  if (process.env.MISSION_TEST_SERVER === 'off') {
+    if (process.env.CI === 'true') throw new Error('MISSION_TEST_SERVER=off is not allowed in CI');
+    return;
+  }
+  const started = Date.now();
+  const binary = findTemporalBinary();
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: binary ? { type: 'existing-path', path: binary } : { type: 'cached-download' },
+      log: { format: 'pretty', level: 'error' },
+    },
+  });
+  (globalThis as { __missionTemporalEnv?: TestWorkflowEnvironment }).__missionTemporalEnv = env;
+
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../../src/workflows'),
+    logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
+  });
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'mission-jest-'));
+  const bundlePath = path.join(dir, 'workflow-bundle.js');
+  writeFileSync(bundlePath, code);
+
+  process.env.MISSION_TEST_TEMPORAL_ADDRESS = env.address;
+  process.env.MISSION_TEST_WORKFLOW_BUNDLE = bundlePath;
+  process.env.MISSION_TEST_TEMPORAL_BINARY = binary ?? '';
+  console.log(`\n[mission tests] Temporal dev server at ${env.address} (${binary ?? 'SDK download'}), ready in ${Date.now() - started} ms`);
+}

@@ -1,0 +1,98 @@
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import OpenAI from 'openai';
+import { MISSION_WORKFLOW } from '../../src/api/constants';
+import type { MissionRequest } from '../../src/api/input';
+import { statusQuery } from '../../src/api/messages';
+import type { MissionStatus } from '../../src/api/status';
+import type { mission } from '../../src/workflows/mission';
+import { createMissionWorker } from '../../src/worker';
+import { ScriptedModelServer } from './model-server';
+import { tempDir } from './repo';
+
+export interface Harness {
+  client: Client;
+  taskQueue: string;
+  address: string;
+  model: ScriptedModelServer;
+  home: string;
+  start(input: MissionRequest | Record<string, unknown>, id?: string): Promise<WorkflowHandle<typeof mission>>;
+  waitFor(handle: WorkflowHandle, predicate: (s: MissionStatus) => boolean, timeoutMs?: number): Promise<MissionStatus>;
+  close(): Promise<void>;
+}
+
+let counter = 0;
+
+/**
+ * One test file's view of the shared dev server: its own task queue, worker, scripted model server
+ * and MISSION_HOME. The worker runs the real activities against real git and the real openai client.
+ */
+export async function createHarness(name: string): Promise<Harness> {
+  const address = process.env.MISSION_TEST_TEMPORAL_ADDRESS;
+  const bundle = process.env.MISSION_TEST_WORKFLOW_BUNDLE;
+  if (!address || !bundle) {
+    throw new Error('The Temporal dev server was not started for this jest run (is MISSION_TEST_SERVER=off set?); run the tests with "npm test".');
+  }
+  quietRuntime();
+  const taskQueue = `test-${name}-${process.pid}-${Date.now().toString(36)}`;
+  const model = await ScriptedModelServer.start();
+  const home = tempDir('mission-home-');
+  const nativeConnection = await NativeConnection.connect({ address });
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection });
+  const worker: Worker = await createMissionWorker({
+    connection: nativeConnection,
+    taskQueue,
+    workflowBundle: { codePath: bundle },
+    deps: {
+      openai: new OpenAI({ baseURL: model.baseURL, apiKey: 'sk-test-secret-key-123456', maxRetries: 0 }),
+      home,
+      defaultModel: 'test-model',
+      toolEnv: { PATH: process.env.PATH, HOME: process.env.HOME },
+    },
+  });
+  const running = worker.run();
+
+  return {
+    client,
+    taskQueue,
+    address,
+    model,
+    home,
+    start: (input, id) =>
+      client.workflow.start<typeof mission>(MISSION_WORKFLOW, {
+        taskQueue,
+        workflowId: id ?? `${name}-${++counter}-${Date.now().toString(36)}`,
+        args: [input as MissionRequest],
+      }),
+    waitFor: async (handle, predicate, timeoutMs = 60_000) => {
+      const deadline = Date.now() + timeoutMs;
+      let last: MissionStatus | undefined;
+      while (Date.now() < deadline) {
+        last = await handle.query(statusQuery);
+        if (predicate(last)) return last;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`status never matched within ${timeoutMs} ms; last phase ${last?.phase}, events: ${JSON.stringify(last?.events.slice(-5))}`);
+    },
+    close: async () => {
+      worker.shutdown();
+      await running;
+      await nativeConnection.close();
+      await connection.close();
+      await model.close();
+    },
+  };
+}
+
+let runtimeInstalled = false;
+/** Worker lifecycle INFO lines drown test output; warnings and errors still show. */
+function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // already installed in this process
+  }
+}
