@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import type { ApplicationFailure } from '@temporalio/common';
 import { approvePlanSignal, pauseSignal, rejectPlanSignal, revisePlanSignal } from '../src/api/messages';
 import { createHarness, type Harness } from './support/harness';
 import { branches, git, makeRepo, treeAt } from './support/repo';

@@ -113,6 +113,12 @@ test('two milestones of parallel worktree features end in exactly the tree the a
   const usage = h.model.requests.reduce((sum, r) => sum + (r.usage?.total_tokens ?? 0), 0);
   expect(result.tokens.total).toBe(usage);
   expect(result.tokens.total).toBeGreaterThan(0);
+
+  // The model API key never reaches workflow history (the worker's openai client holds it).
+  for (const id of [handle.workflowId, `${handle.workflowId}/m1/m1-a`]) {
+    const history = await h.client.workflow.getHandle(id).fetchHistory();
+    expect(Buffer.from(temporal.api.history.v1.History.encode(history).finish()).toString('latin1')).not.toContain('sk-test-secret');
+  }
 });
 
 test('without worktrees the features run one after another on the mission branch', async () => {

@@ -109,6 +109,18 @@ describe('the working directory is a boundary', () => {
     expect(await run(ctx, 'write_file', { path: 'linkdir/new.txt', content: 'x' })).toMatchObject({ ok: false, output: expect.stringMatching(/symlink/) });
     expect(existsSync(path.join(outside, 'new.txt'))).toBe(false);
     expect(await run(ctx, 'list_files', { path: '../' })).toMatchObject({ ok: false });
+    symlinkSync('.git', path.join(ctx.root, 'g'));
+    expect(await run(ctx, 'read_file', { path: 'g/config' })).toMatchObject({ ok: false, output: expect.stringMatching(/into \.git/) });
+    expect(await run(ctx, 'write_file', { path: 'g/hooks/pre-commit', content: 'x' })).toMatchObject({ ok: false });
+  });
+
+  it('search does not follow a tracked symlink out of the tree', async () => {
+    const ctx = repoCtx();
+    const outside = tempDir('outside-');
+    writeFileSync(path.join(outside, 'secret.txt'), 'needle');
+    symlinkSync(path.join(outside, 'secret.txt'), path.join(ctx.root, 'link.txt'));
+    git(ctx.root, 'add', 'link.txt');
+    expect((await run(ctx, 'search', { pattern: 'needle' })).output).toBe('no matches');
   });
 
   it('turns unknown tools and malformed arguments into errors the model can read', async () => {
@@ -164,6 +176,21 @@ describe('run_command', () => {
     const result = await run(ctx, 'run_command', { command: 'env' });
     expect(result.output).not.toMatch(/sk-secret|FOO_TOKEN|DB_PASSWORD/);
     expect(result.output).toMatch(/PATH=/);
+  });
+
+  it('scrubs secrets from the environment it is given (or the worker\'s own)', async () => {
+    const ctx = { ...repoCtx(), env: { PATH: process.env.PATH, OPENAI_API_KEY: 'sk-given', GIT_AUTHOR_NAME: 'Ada' } };
+    const given = await run(ctx, 'run_command', { command: 'env' });
+    expect(given.output).not.toContain('sk-given');
+    expect(given.output).toContain('GIT_AUTHOR_NAME=Ada');
+    process.env.MISSION_TEST_SECRET_TOKEN = 'tok-123';
+    try {
+      const inherited = await run({ root: ctx.root }, 'run_command', { command: 'env' });
+      expect(inherited.output).not.toContain('tok-123');
+      expect(inherited.output).toMatch(/PATH=/);
+    } finally {
+      delete process.env.MISSION_TEST_SECRET_TOKEN;
+    }
   });
 
   it('runs in the working directory', async () => {

@@ -87,7 +87,7 @@ function killGroup(pgid: number, signal: NodeJS.Signals): void {
 }
 
 /** Stops a process group politely, then for good: SIGTERM now, SIGKILL after the grace period. */
-function groupTerminator(pgid: number | undefined): { terminate: () => void; dispose: () => void } {
+function groupTerminator(pgid: number | undefined): { terminate: () => void } {
   let killTimer: NodeJS.Timeout | undefined;
   return {
     terminate: () => {
@@ -95,9 +95,6 @@ function groupTerminator(pgid: number | undefined): { terminate: () => void; dis
       killGroup(pgid, 'SIGTERM');
       killTimer = setTimeout(() => killGroup(pgid, 'SIGKILL'), KILL_GRACE_MS);
       killTimer.unref();
-    },
-    dispose: () => {
-      // The SIGKILL stays scheduled: stragglers that ignore SIGTERM must still die.
     },
   };
 }
@@ -149,8 +146,7 @@ export function runShell(command: string, opts: ShellOptions): Promise<ShellResu
       settled = true;
       clearTimeout(timeout);
       progress.stop();
-      opts.signal?.removeEventListener('abort', onAbort);
-      group.dispose();
+      opts.signal?.removeEventListener('abort', onAbort); // a scheduled SIGKILL stays: stragglers must still die
     };
     const finish = (): void => {
       if (settled) return;

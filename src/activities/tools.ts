@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import type { ChatCompletionFunctionTool } from 'openai/resources/chat/completions';
 import { z } from 'zod';
 import { describeIssues } from '../api/issues';
-import { runShell } from './shell';
+import { runShell, scrubEnv } from './shell';
 
 export { runShell, scrubEnv, type ShellResult } from './shell';
 
@@ -150,7 +150,7 @@ const IMPLEMENTATIONS: { [K in ToolName]: Impl<K> } = {
     const matches: string[] = [];
     for (const file of await listFiles(ctx.root, args.path)) {
       const abs = path.join(ctx.root, file);
-      const stat = await fs.stat(abs).catch(() => undefined);
+      const stat = await fs.lstat(abs).catch(() => undefined); // lstat: never follow a symlink out of the tree
       if (!stat?.isFile() || stat.size > MAX_SEARCH_BYTES) continue;
       const buffer = await fs.readFile(abs);
       if (buffer.includes(0)) continue;
@@ -170,7 +170,7 @@ const IMPLEMENTATIONS: { [K in ToolName]: Impl<K> } = {
     const result = await runShell(args.command, {
       cwd: ctx.root,
       timeoutSec,
-      env: ctx.env ?? {},
+      env: scrubEnv(ctx.env ?? process.env),
       maxOutputChars: ctx.maxOutputChars,
       signal: ctx.signal,
       onProgress: ctx.onProgress,
@@ -214,6 +214,9 @@ export async function resolveInside(root: string, relPath: string): Promise<stri
   const real = await fs.realpath(existing);
   if (real !== realRoot && !real.startsWith(realRoot + path.sep)) {
     throw new ToolError(`path "${relPath}" leads outside the working directory through a symlink`);
+  }
+  if (path.relative(realRoot, real).split(path.sep).includes('.git')) {
+    throw new ToolError(`path "${relPath}" leads into .git through a symlink; git internals are off limits`);
   }
   return target;
 }

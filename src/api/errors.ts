@@ -67,7 +67,7 @@ export function rootFailure(err: unknown): { type?: string; message: string } {
  * task until the code is fixed instead of failing the mission.
  */
 export function toMissionFailure(err: unknown): unknown {
-  if (!(err instanceof TemporalFailure)) return err;
+  if (!(err instanceof TemporalFailure) || err instanceof ApplicationFailure) return err;
   const root = rootFailure(err);
   return ApplicationFailure.create({ type: root.type ?? 'MISSION_FAILED', message: root.message, nonRetryable: true, cause: err });
 }

@@ -86,12 +86,12 @@ export async function createHarness(name: string): Promise<Harness> {
 }
 
 let runtimeInstalled = false;
-/** Worker lifecycle INFO lines drown test output; warnings and errors still show. */
+/** Worker lifecycle lines and the warnings of deliberately failed workflows drown test output; errors still show. */
 function quietRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
   } catch {
     // already installed in this process
   }

@@ -59,21 +59,19 @@ export class ScriptedModelServer {
   private readonly prefixes: [string, ScriptedReply][] = [];
   private readonly sockets = new Set<Socket>();
 
-  private constructor(
-    private readonly server: http.Server,
-    private readonly latencyMs: number,
-  ) {
-    server.on('connection', (socket) => {
+  private readonly server: http.Server;
+
+  private constructor(private readonly latencyMs: number) {
+    this.server = http.createServer((req, res) => void this.handle(req, res));
+    this.server.on('connection', (socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });
   }
 
   static async start(opts: { latencyMs?: number } = {}): Promise<ScriptedModelServer> {
-    let instance: ScriptedModelServer | undefined;
-    const server = http.createServer((req, res) => void instance!.handle(req, res));
-    instance = new ScriptedModelServer(server, opts.latencyMs ?? 0);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const instance = new ScriptedModelServer(opts.latencyMs ?? 0);
+    await new Promise<void>((resolve) => instance.server.listen(0, '127.0.0.1', resolve));
     return instance;
   }
 

@@ -1,0 +1,100 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { createHarness, type Harness } from './support/harness';
+import { branches, makeRepo, treeAt } from './support/repo';
+import { call, makePlan, planReply, tools, writesFiles } from './support/scripts';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await createHarness('faults');
+});
+afterAll(async () => {
+  await h?.close();
+});
+afterEach(() => {
+  h.model.assertDone();
+  h.model.reset();
+});
+
+async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
+  const err = await promise.catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  expect((err as WorkflowFailedError).cause).toBeInstanceOf(ApplicationFailure);
+  return (err as WorkflowFailedError).cause as ApplicationFailure;
+}
+
+test('a rejected API key fails the mission at once with MODEL_AUTH, without retrying', async () => {
+  h.model.script('plan', [{ status: 401, message: 'Incorrect API key provided' }]);
+  const handle = await h.start({ prompt: 'x', repo: makeRepo() });
+  const f = await failureOf(handle.result());
+  expect(f.type).toBe('MODEL_AUTH');
+  expect(f.message).toMatch(/refused the credentials \(HTTP 401\).*Set a valid OPENAI_API_KEY/);
+  expect(h.model.requestsFor('plan')).toHaveLength(1);
+  const status = await h.waitFor(handle, (s) => s.phase === 'failed');
+  expect(status.error).toMatchObject({ type: 'MODEL_AUTH' });
+});
+
+test('a fatal model error inside a feature agent fails the mission, keeping the work branch', async () => {
+  const repo = makeRepo();
+  h.model.script('plan', [planReply(makePlan([{ id: 'm1', features: [{ id: 'f' }] }]))]);
+  h.model.script('feature f', [tools(call('write_file', { path: 'kept.txt', content: 'kept' })), { status: 404, message: 'no such model' }]);
+  const handle = await h.start({ prompt: 'x', repo, requirePlanApproval: false, useWorktrees: true });
+  const f = await failureOf(handle.result());
+  expect(f.type).toBe('MODEL_NOT_FOUND');
+  expect(f.message).toMatch(/Set MISSION_MODEL or the input's models/);
+  // Nothing is lost: the feature's branch still exists.
+  expect(branches(repo)).toContain(`mission/${handle.workflowId}-f`);
+  expect(readFileSync(path.join(h.home, 'worktrees', `${handle.workflowId}-f`, 'kept.txt'), 'utf8')).toBe('kept');
+});
+
+test('transient model errors (503, dropped connection) are retried by Temporal and the mission completes', async () => {
+  const repo = makeRepo();
+  h.model.script('plan', [{ status: 503, message: 'overloaded' }, planReply(makePlan([{ id: 'm1', features: [{ id: 'f', files: ['f.txt'] }] }]))]);
+  h.model.script('feature f', [{ status: 0, dropConnection: true }, ...writesFiles({ 'f.txt': 'after retries' })]);
+  const handle = await h.start({ prompt: 'x', repo, requirePlanApproval: false });
+  const result = await handle.result();
+  expect(result.outcome).toBe('completed');
+  expect(treeAt(repo, result.branch!)).toMatchObject({ 'f.txt': 'after retries' });
+  expect(h.model.requestsFor('plan')).toHaveLength(2);
+  expect(h.model.requestsFor('feature f')).toHaveLength(3);
+}, 60_000);
+
+test('malformed tool calls go back to the model as tool errors', async () => {
+  const repo = makeRepo();
+  h.model.script('plan', [planReply(makePlan([{ id: 'm1', features: [{ id: 'f' }] }]))]);
+  h.model.script('feature f', [
+    tools(call('delete_repo', {}), call('write_file', '{"path": "x.txt", "content": '), call('read_file', { path: 42 })),
+    ...writesFiles({ 'x.txt': 'recovered' }),
+  ]);
+  const handle = await h.start({ prompt: 'x', repo, requirePlanApproval: false });
+  const result = await handle.result();
+  const answers = h.model.requestsFor('feature f')[1]!.body.messages.filter((m) => m.role === 'tool').map((m) => String(m.content));
+  expect(answers).toEqual([
+    expect.stringMatching(/unknown tool "delete_repo"/),
+    expect.stringMatching(/arguments of write_file are not valid JSON/),
+    expect.stringMatching(/invalid arguments for read_file: path:/),
+  ]);
+  expect(treeAt(repo, result.branch!)).toMatchObject({ 'x.txt': 'recovered' });
+});
+
+test('features that conflict when merged: the first is merged, the conflict is recorded, the other branch kept', async () => {
+  const repo = makeRepo({ 'shared.txt': 'base\n' });
+  // Files not declared, so the scheduler lets them run in parallel; both edit the same line.
+  h.model.script('plan', [planReply(makePlan([{ id: 'm1', features: [{ id: 'left' }, { id: 'right' }] }]))]);
+  h.model.script('feature left', writesFiles({ 'shared.txt': 'left\n' }));
+  h.model.script('feature right', writesFiles({ 'shared.txt': 'right\n' }));
+  const handle = await h.start({ prompt: 'x', repo, requirePlanApproval: false, useWorktrees: true });
+  const result = await handle.result();
+
+  expect(result.outcome).toBe('completed');
+  const [left, right] = result.milestones[0]!.features;
+  expect(left!.merge).toMatchObject({ state: 'merged' });
+  expect(right!.merge).toEqual({ state: 'conflict', conflictFiles: ['shared.txt'] });
+  expect(treeAt(repo, result.branch!)['shared.txt']).toBe('left');
+  expect(treeAt(repo, right!.branch!)['shared.txt']).toBe('right');
+  expect(branches(repo)).toEqual(['main', `mission/${handle.workflowId}`, `mission/${handle.workflowId}-right`]);
+  const status = await h.waitFor(handle, (s) => s.phase === 'completed');
+  expect(status.events.map((e) => e.message)).toContainEqual(expect.stringMatching(/right conflicts in shared.txt; branch mission\/.*-right kept/));
+});
