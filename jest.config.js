@@ -14,6 +14,7 @@ module.exports = {
   },
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+  setupFilesAfterEnv: ['<rootDir>/test/support/cleanup.ts'],
   testTimeout: 120_000,
   // Two cores: two workers keep the shared dev server and git busy without thrashing.
   maxWorkers: 2,

@@ -5,21 +5,11 @@ import { promisify } from 'node:util';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
 import { approvePlanSignal, pauseSignal, rejectPlanSignal, revisePlanSignal } from '../src/api/messages';
-import { createHarness, type Harness } from './support/harness';
+import { useHarness } from './support/harness';
 import { branches, git, makeRepo, treeAt } from './support/repo';
 import { makePlan, planReply, writesFiles } from './support/scripts';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await createHarness('approval');
-});
-afterAll(async () => {
-  await h?.close();
-});
-afterEach(() => {
-  h.model.assertDone();
-  h.model.reset();
-});
+const h = useHarness('approval');
 
 const userMessages = (role: string, index: number) =>
   h.model.requestsFor(role)[index]!.body.messages.filter((m) => m.role === 'user').map((m) => String(m.content));

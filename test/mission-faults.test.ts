@@ -2,21 +2,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { createHarness, type Harness } from './support/harness';
+import { useHarness } from './support/harness';
 import { branches, makeRepo, treeAt } from './support/repo';
 import { call, makePlan, planReply, tools, writesFiles } from './support/scripts';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await createHarness('faults');
-});
-afterAll(async () => {
-  await h?.close();
-});
-afterEach(() => {
-  h.model.assertDone();
-  h.model.reset();
-});
+const h = useHarness('faults');
 
 async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
   const err = await promise.catch((e: unknown) => e);

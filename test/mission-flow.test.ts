@@ -2,22 +2,12 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { approvePlanSignal } from '../src/api/messages';
-import { createHarness, type Harness } from './support/harness';
+import { useHarness } from './support/harness';
 import type { RecordedRequest } from './support/model-server';
 import { branches, git, makeRepo, treeAt } from './support/repo';
 import { call, finish, makePlan, planReply, tools, writesFiles } from './support/scripts';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await createHarness('flow');
-});
-afterAll(async () => {
-  await h?.close();
-});
-afterEach(() => {
-  h.model.assertDone();
-  h.model.reset();
-});
+const h = useHarness('flow');
 
 /** [first request received, last response sent] of a role. */
 function activeWindow(requests: RecordedRequest[]): [number, number] {

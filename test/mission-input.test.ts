@@ -1,18 +1,11 @@
-import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { createHarness, type Harness } from './support/harness';
-import { makeRepo } from './support/repo';
+import { useHarness } from './support/harness';
+import { makeRepo, tempDir } from './support/repo';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await createHarness('input');
-});
-afterAll(async () => {
-  await h?.close();
-});
+const h = useHarness('input');
 
 async function failure(input: Record<string, unknown>): Promise<{ failure: ApplicationFailure; elapsedMs: number; events: number }> {
   const started = Date.now();
@@ -57,7 +50,7 @@ describe('a bad repository fails fast with a non-retryable error that says what 
   });
 
   it('a folder that is not a git repository', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'not-git-'));
+    const dir = tempDir('not-git-');
     const { failure: f } = await failure({ prompt: 'x', repo: dir });
     expect(f.type).toBe('REPO_NOT_GIT');
     expect(f.message).toMatch(/git init/);

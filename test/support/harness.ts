@@ -96,3 +96,22 @@ function quietRuntime(): void {
     // already installed in this process
   }
 }
+
+/**
+ * A harness for the whole test file: created before the first test, closed after the last, and
+ * after each test the scripted model server must have used its whole script without failures.
+ */
+export function useHarness(name: string): Harness {
+  const harness = {} as Harness;
+  beforeAll(async () => {
+    Object.assign(harness, await createHarness(name));
+  });
+  afterAll(async () => {
+    await harness.close?.();
+  });
+  afterEach(() => {
+    harness.model.assertDone();
+    harness.model.reset();
+  });
+  return harness;
+}
