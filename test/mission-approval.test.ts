@@ -133,3 +133,17 @@ test('a mission started and approved with the plain Temporal CLI runs to complet
   expect(treeAt(repo, `mission/${id}`)).toMatchObject({ 'cli.txt': 'from the cli' });
   expect(path.isAbsolute(repo)).toBe(true);
 });
+
+test('cancelling the mission at the approval gate aborts it and removes the empty branch and worktree', async () => {
+  const repo = makeRepo();
+  h.model.script('plan', [planReply(makePlan([{ id: 'm1', features: [{ id: 'f1' }] }]))]);
+  const handle = await h.start({ prompt: 'Cancel me', repo });
+  const waiting = await h.waitFor(handle, (s) => s.phase === 'awaiting-approval');
+  await handle.cancel();
+  const err = await handle.result().catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  expect((await handle.describe()).status.name).toBe('CANCELLED');
+  expect(branches(repo)).toEqual(['main']);
+  expect(existsSync(waiting.worktree!)).toBe(false);
+  expect(h.model.requests.filter((r) => r.role !== 'plan')).toHaveLength(0);
+});
