@@ -1,4 +1,4 @@
-import { Context } from '@temporalio/activity';
+import { activityContext } from './activity-context';
 import type { ChatCompletionMessageFunctionToolCall } from 'openai/resources/chat/completions';
 import type { FeatureInput, SessionRef, ToolRunResult } from '../api/agent';
 import { missionFailure } from '../api/errors';
@@ -59,11 +59,3 @@ function findToolCall(messages: { role: string }[], callId: string): ChatComplet
   return undefined;
 }
 
-/** The activity context, or undefined when called outside an activity (unit tests). */
-function activityContext(): Context | undefined {
-  try {
-    return Context.current();
-  } catch {
-    return undefined;
-  }
-}

@@ -5,6 +5,7 @@ import { createLlmActivities } from './llm';
 import { ModelClient } from './model';
 import { MissionPaths } from './paths';
 import { scrubEnv } from './tools';
+import { createValidationActivities } from './validate';
 
 export interface ActivityDeps {
   /** The model endpoint: any OpenAI-compatible server (tests pass one pointed at a scripted server). */
@@ -26,6 +27,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createGitActivities({ paths, defaultRepo: deps.defaultRepo }),
     ...createLlmActivities({ model, paths }),
     ...createAgentActivities({ paths, toolEnv: scrubEnv(deps.toolEnv ?? process.env) }),
+    ...createValidationActivities({ paths, env: deps.toolEnv }),
   };
 }
 

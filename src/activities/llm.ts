@@ -112,7 +112,7 @@ export function parsePlan(content: string, refusal: string | null | undefined, l
     return { plan: null, errors: [`the reply is not valid JSON (${(err as Error).message}); answer with the JSON plan only`] };
   }
   const parsed = Plan.safeParse(json);
-  if (!parsed.success) return { plan: null, errors: describeIssues(parsed.error) };
+  if (!parsed.success) return { plan: null, errors: describeIssues(parsed.error, Plan) };
   const errors = checkPlan(parsed.data, limits);
   return errors.length ? { plan: null, errors } : { plan: parsed.data, errors: [] };
 }

@@ -90,7 +90,7 @@ export async function executeTool(ctx: ToolContext, name: string, rawArguments: 
     return fail(`arguments of ${name} are not valid JSON (${(err as Error).message}); send a JSON object`);
   }
   const parsed = ToolArgs[name as ToolName].safeParse(json);
-  if (!parsed.success) return fail(`invalid arguments for ${name}: ${describeIssues(parsed.error).join('; ')}`);
+  if (!parsed.success) return fail(`invalid arguments for ${name}: ${describeIssues(parsed.error, ToolArgs[name as ToolName]).join('; ')}`);
   try {
     return { ok: true, label, ...(await IMPLEMENTATIONS[name as ToolName](ctx, parsed.data as never)) };
   } catch (err) {

@@ -58,16 +58,6 @@ export type MissionInput = z.infer<typeof MissionInput>;
 /** What a caller may pass (every field optional). */
 export type MissionRequest = z.input<typeof MissionInput>;
 
-const NESTED: Record<string, z.ZodObject> = { models: Models, validation: ValidationSettings, budget: Budget };
-
-function knownKeys(path: PropertyKey[]): string[] {
-  if (path.length === 0) return Object.keys(MissionInput.shape);
-  const nested = NESTED[String(path[0])];
-  if (path.length === 1 && nested) return Object.keys(nested.shape);
-  if (path[0] === 'validation' && path[1] === 'commands') return Object.keys(ValidationCommand.shape);
-  return [];
-}
-
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; errors: string[] };
 
 export function parseMissionInput(raw: unknown): ParseResult<MissionInput> {
@@ -76,7 +66,7 @@ export function parseMissionInput(raw: unknown): ParseResult<MissionInput> {
     return { ok: false, errors: ['(input): must be a JSON object such as {"prompt": "...", "repo": "/path/to/repo"}'] };
   }
   const result = MissionInput.safeParse(raw);
-  return result.success ? { ok: true, value: result.data } : { ok: false, errors: describeIssues(result.error, knownKeys) };
+  return result.success ? { ok: true, value: result.data } : { ok: false, errors: describeIssues(result.error, MissionInput) };
 }
 
 /** Parses or throws the non-retryable INVALID_INPUT failure that names every wrong field. */

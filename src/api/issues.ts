@@ -1,7 +1,8 @@
 import type { z } from 'zod';
 
-/** Readable lines for zod issues: `field.path: what is wrong`, with a did-you-mean for unknown fields. */
-export function describeIssues(error: z.ZodError, knownKeys: (path: PropertyKey[]) => string[] = () => []): string[] {
+/** Readable lines for zod issues: `field.path: what is wrong`, with a did-you-mean for unknown fields of `schema`. */
+export function describeIssues(error: z.ZodError, schema?: z.ZodType): string[] {
+  const knownKeys = (path: PropertyKey[]) => (schema ? keysAt(schema, path) : []);
   return error.issues.map((issue) => {
     const where = issue.path.length ? issue.path.map(String).join('.') : '(input)';
     if (issue.code === 'unrecognized_keys') {
@@ -41,4 +42,31 @@ function editDistance(a: string, b: string): number {
     previous = current;
   }
   return previous[b.length]!;
+}
+
+interface SchemaNode {
+  _zod: { def: { type: string; innerType?: SchemaNode; element?: SchemaNode; shape?: Record<string, SchemaNode>; in?: SchemaNode } };
+}
+
+/** The field names of the object schema found at `path` (through optional, default and array wrappers). */
+export function keysAt(schema: z.ZodType, path: PropertyKey[]): string[] {
+  let node: SchemaNode | undefined = schema as unknown as SchemaNode;
+  const unwrap = (n: SchemaNode | undefined): SchemaNode | undefined => {
+    for (let i = 0; n && i < 10; i++) {
+      const def: SchemaNode['_zod']['def'] = n._zod.def;
+      if (def.innerType) n = def.innerType;
+      else if (def.type === 'pipe' && def.in) n = def.in;
+      else return n;
+    }
+    return n;
+  };
+  for (const segment of path) {
+    node = unwrap(node);
+    const def = node?._zod.def;
+    if (def?.type === 'array') node = def.element;
+    else if (def?.shape) node = def.shape[String(segment)];
+    else return [];
+  }
+  const shape = unwrap(node)?._zod.def.shape;
+  return shape ? Object.keys(shape) : [];
 }

@@ -13,7 +13,7 @@ import { steps, model, tools } from './proxies';
 export async function feature(raw: FeatureInput): Promise<FeatureResult> {
   const parsed = FeatureInput.safeParse(raw);
   if (!parsed.success) {
-    throw missionFailure('INVALID_INPUT', `Invalid feature input: ${describeIssues(parsed.error).join('; ')}`);
+    throw missionFailure('INVALID_INPUT', `Invalid feature input: ${describeIssues(parsed.error, FeatureInput).join('; ')}`);
   }
   const input = parsed.data;
   const startedAt = Date.now();

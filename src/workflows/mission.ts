@@ -124,7 +124,7 @@ function registerHandlers(state: MissionState): void {
 
   const decide = <S extends z.ZodType>(name: string, schema: S, raw: unknown, toDecision: (value: z.infer<S>) => PlanDecision) => {
     const parsed = schema.safeParse(raw ?? {});
-    if (!parsed.success) return state.ignore(name, `invalid payload: ${describeIssues(parsed.error).join('; ')}`);
+    if (!parsed.success) return state.ignore(name, `invalid payload: ${describeIssues(parsed.error, schema).join('; ')}`);
     if (state.phase !== 'awaiting-approval') return state.ignore(name, `the mission is ${state.phase}, not awaiting approval`);
     if (state.decision) return state.ignore(name, `a ${state.decision.kind} decision is already being applied`);
     state.decision = toDecision(parsed.data);
@@ -142,7 +142,7 @@ function registerHandlers(state: MissionState): void {
 
   const toggle = <S extends z.ZodType>(name: string, schema: S, raw: unknown, paused: boolean) => {
     const parsed = schema.safeParse(raw ?? {});
-    if (!parsed.success) return state.ignore(name, `invalid payload: ${describeIssues(parsed.error).join('; ')}`);
+    if (!parsed.success) return state.ignore(name, `invalid payload: ${describeIssues(parsed.error, schema).join('; ')}`);
     if (FINAL_PHASES.includes(state.phase)) return state.ignore(name, `the mission is already ${state.phase}`);
     if (state.status.paused === paused) return state.ignore(name, `the mission is already ${paused ? 'paused' : 'running'}`);
     state.status.paused = paused;
