@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { createGitActivities } from '../src/activities/git';
@@ -88,7 +88,7 @@ describe('commits and merges', () => {
     expect(git(repo, 'rev-list', '--count', `${prep.baseCommit}..mission/m1`)).toBe('1');
   });
 
-  it('merges a feature branch once, deletes it after, and keeps a conflicting one with the conflict recorded', async () => {
+  async function twoConflictingFeatures() {
     const { repo, acts } = setup({ 'shared.txt': 'base\n' });
     const prep = await acts.prepareMission(prepareInput(repo));
     const features = [];
@@ -98,21 +98,48 @@ describe('commits and merges', () => {
       await acts.commitWork({ repo, workdir: wt.worktree, message: id, step: id, since: wt.startCommit });
       features.push(wt);
     }
-    const [a, b] = features;
-    const merged = await acts.mergeFeature({ repo, worktree: prep.worktree, branch: a!.branch, message: 'Merge a', step: 'a/merge' });
-    const mergedAgain = await acts.mergeFeature({ repo, worktree: prep.worktree, branch: a!.branch, message: 'Merge a', step: 'a/merge' });
-    expect(merged.state).toBe('merged');
-    expect(mergedAgain).toEqual(merged);
-    const conflict = await acts.mergeFeature({ repo, worktree: prep.worktree, branch: b!.branch, message: 'Merge b', step: 'b/merge' });
-    expect(conflict).toEqual({ state: 'conflict', conflictFiles: ['shared.txt'] });
-    // The merge was aborted: clean mission worktree, no MERGE_HEAD, b's work still on its branch.
-    expect(git(prep.worktree, 'status', '--porcelain')).toBe('');
-    expect(treeAt(repo, b!.branch)['shared.txt']).toBe('from b');
+    const [a, b] = features as [(typeof features)[number], (typeof features)[number]];
+    const mergeA = { repo, worktree: prep.worktree, branch: a.branch, message: 'Merge a', step: 'a/merge' };
+    const mergeB = { repo, worktree: prep.worktree, branch: b.branch, message: 'Merge b', step: 'b/merge' };
+    return { repo, acts, prep, a, b, mergeA, mergeB };
+  }
 
-    expect(await acts.removeFeatureWorktree({ repo, missionWorktree: prep.worktree, worktree: a!.worktree, branch: a!.branch })).toEqual({ branchDeleted: true });
-    expect(await acts.removeFeatureWorktree({ repo, missionWorktree: prep.worktree, worktree: b!.worktree, branch: b!.branch })).toEqual({ branchDeleted: false });
+  it('merges a feature branch once and deletes it after; a conflicting merge stays in progress, also on retry', async () => {
+    const { repo, acts, prep, a, b, mergeA, mergeB } = await twoConflictingFeatures();
+    const merged = await acts.mergeFeature(mergeA);
+    expect(merged.state).toBe('merged');
+    expect(await acts.mergeFeature(mergeA)).toEqual(merged);
+    const conflict = await acts.mergeFeature(mergeB);
+    expect(conflict).toEqual({ state: 'conflict', conflictFiles: ['shared.txt'] });
+    expect(await acts.mergeFeature(mergeB)).toEqual(conflict); // a retry finds the same merge in progress
+    expect(readFileSync(path.join(prep.worktree, 'shared.txt'), 'utf8')).toMatch(/^<<<<<<< HEAD\nfrom a\n=======\nfrom b\n>>>>>>> /);
+
+    // Not resolved: aborted, clean worktree, b's work still on its branch, which is kept.
+    expect(await acts.concludeMerge({ ...mergeB, conflictFiles: ['shared.txt'], resolve: false })).toEqual(conflict);
+    expect(git(prep.worktree, 'status', '--porcelain')).toBe('');
+    expect(treeAt(repo, b.branch)['shared.txt']).toBe('from b');
+    expect(await acts.removeFeatureWorktree({ repo, missionWorktree: prep.worktree, worktree: a.worktree, branch: a.branch })).toEqual({ branchDeleted: true });
+    expect(await acts.removeFeatureWorktree({ repo, missionWorktree: prep.worktree, worktree: b.worktree, branch: b.branch })).toEqual({ branchDeleted: false });
     expect(branches(repo)).toEqual(['main', 'mission/m1', 'mission/m1-b']);
-    expect(existsSync(a!.worktree)).toBe(false);
+    expect(existsSync(a.worktree)).toBe(false);
+  });
+
+  it('concludes a resolved merge with one merge commit, and aborts one that still has conflict markers', async () => {
+    const { repo, acts, prep, mergeA, mergeB } = await twoConflictingFeatures();
+    await acts.mergeFeature(mergeA);
+    await acts.mergeFeature(mergeB);
+    const markers = await acts.concludeMerge({ ...mergeB, conflictFiles: ['shared.txt'], resolve: true });
+    expect(markers).toEqual({ state: 'conflict', conflictFiles: ['shared.txt'] });
+    expect(git(prep.worktree, 'status', '--porcelain')).toBe('');
+
+    await acts.mergeFeature(mergeB);
+    writeFileSync(path.join(prep.worktree, 'shared.txt'), 'from a and b\n');
+    const done = await acts.concludeMerge({ ...mergeB, conflictFiles: ['shared.txt'], resolve: true });
+    expect(done.state).toBe('merged');
+    expect(await acts.concludeMerge({ ...mergeB, conflictFiles: ['shared.txt'], resolve: true })).toEqual(done);
+    expect(git(repo, 'rev-list', '--parents', '-n', '1', done.commit!).split(' ')).toHaveLength(3);
+    expect(git(repo, 'log', '-1', '--format=%B', done.commit!)).toContain('Mission-Step: b/merge');
+    expect(treeAt(repo, 'mission/m1')['shared.txt']).toBe('from a and b');
   });
 
   it('a dependent feature worktree starts with its dependency merged in', async () => {

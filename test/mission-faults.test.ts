@@ -68,23 +68,3 @@ test('malformed tool calls go back to the model as tool errors', async () => {
   ]);
   expect(treeAt(repo, result.branch!)).toMatchObject({ 'x.txt': 'recovered' });
 });
-
-test('features that conflict when merged: the first is merged, the conflict is recorded, the other branch kept', async () => {
-  const repo = makeRepo({ 'shared.txt': 'base\n' });
-  // Files not declared, so the scheduler lets them run in parallel; both edit the same line.
-  h.model.script('plan', [planReply(makePlan([{ id: 'm1', features: [{ id: 'left' }, { id: 'right' }] }]))]);
-  h.model.script('feature left', writesFiles({ 'shared.txt': 'left\n' }));
-  h.model.script('feature right', writesFiles({ 'shared.txt': 'right\n' }));
-  const handle = await h.start({ prompt: 'x', repo, requirePlanApproval: false, useWorktrees: true });
-  const result = await handle.result();
-
-  expect(result.outcome).toBe('completed');
-  const [left, right] = result.milestones[0]!.features;
-  expect(left!.merge).toMatchObject({ state: 'merged' });
-  expect(right!.merge).toEqual({ state: 'conflict', conflictFiles: ['shared.txt'] });
-  expect(treeAt(repo, result.branch!)['shared.txt']).toBe('left');
-  expect(treeAt(repo, right!.branch!)['shared.txt']).toBe('right');
-  expect(branches(repo)).toEqual(['main', `mission/${handle.workflowId}`, `mission/${handle.workflowId}-right`]);
-  const status = await h.waitFor(handle, (s) => s.phase === 'completed');
-  expect(status.events.map((e) => e.message)).toContainEqual(expect.stringMatching(/right conflicts in shared.txt; branch mission\/.*-right kept/));
-});

@@ -4,7 +4,7 @@ import type { FeatureInput, SessionRef, ToolRunResult } from '../api/agent';
 import { missionFailure } from '../api/errors';
 import { loadContext } from './context';
 import type { MissionPaths } from './paths';
-import { featureMessages } from './prompts';
+import { agentMessages } from './prompts';
 import { loadSession, newSession, requireSession, saveSession } from './session';
 import { executeTool } from './tools';
 
@@ -18,11 +18,11 @@ export function createAgentActivities(deps: { paths: MissionPaths; toolEnv: Node
   const { paths } = deps;
 
   /** Writes the agent's opening messages once; a retry finds them and does nothing. */
-  async function openFeatureSession(input: { session: SessionRef; feature: FeatureInput }): Promise<void> {
+  async function openAgentSession(input: { session: SessionRef; input: FeatureInput }): Promise<void> {
     const file = paths.sessionFile(input.session.missionKey, input.session.name);
     if (await loadSession(file)) return;
-    const context = await loadContext(paths.contextFile(input.feature.missionKey));
-    await saveSession(file, newSession(featureMessages(input.feature, context)));
+    const context = await loadContext(paths.contextFile(input.input.missionKey));
+    await saveSession(file, newSession(agentMessages(input.input, context)));
   }
 
   /** Runs one tool call of the conversation and appends its answer; a recorded answer is returned as it was. */
@@ -47,7 +47,7 @@ export function createAgentActivities(deps: { paths: MissionPaths; toolEnv: Node
     return result;
   }
 
-  return { openFeatureSession, runTool };
+  return { openAgentSession, runTool };
 }
 
 function findToolCall(messages: { role: string }[], callId: string): ChatCompletionMessageFunctionToolCall | undefined {

@@ -25,6 +25,20 @@ export interface PrepareResult {
   context: { agentsMd: boolean; skills: string[]; fileCount: number };
 }
 
+export interface MergeInput {
+  repo: string;
+  worktree: string;
+  branch: string;
+  message: string;
+  step: string;
+}
+
+export interface MergeResult {
+  state: Extract<MergeState, 'merged' | 'conflict'>;
+  commit?: string;
+  conflictFiles?: string[];
+}
+
 interface RunMarker {
   runId: string;
   missionId: string;
@@ -121,23 +135,50 @@ export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: s
     });
   }
 
-  async function mergeFeature(input: { repo: string; worktree: string; branch: string; message: string; step: string }): Promise<{
-    state: MergeState;
-    commit?: string;
-    conflictFiles?: string[];
-  }> {
+  /**
+   * Merges a feature branch into the mission branch. A conflicted merge is left in progress (for the
+   * integration agent) and reported with its files; a retry finds that merge and reports it again.
+   */
+  async function mergeFeature(input: MergeInput): Promise<MergeResult> {
     return withRepoLock(input.repo, async () => {
       const git = new Git(input.worktree);
-      if (await git.resolveCommit('MERGE_HEAD')) await git.run(['merge', '--abort']); // left by a crash
+      const inProgress = await git.resolveCommit('MERGE_HEAD');
+      if (inProgress && inProgress === (await git.resolveCommit(input.branch))) return { state: 'conflict', conflictFiles: await unmergedFiles(git) };
+      if (inProgress) await git.run(['merge', '--abort']); // a stranger's merge, left by a crash
       if (await git.isAncestor(input.branch, 'HEAD')) return { state: 'merged', commit: await git.head() };
-      const identity = await git.identityArgs();
-      const args = [...identity, 'merge', '--no-ff', '--no-verify', '-m', input.message, '-m', `${STEP_TRAILER}: ${input.step}`, input.branch];
+      const args = [...(await git.identityArgs()), 'merge', '--no-ff', '--no-verify', '-m', input.message, '-m', `${STEP_TRAILER}: ${input.step}`, input.branch];
       if (await git.succeeds(args)) return { state: 'merged', commit: await git.head() };
-      const files = (await git.run(['diff', '--name-only', '--diff-filter=U'])).split('\n').filter(Boolean);
+      const files = await unmergedFiles(git);
+      if (files.length) return { state: 'conflict', conflictFiles: files };
       if (await git.resolveCommit('MERGE_HEAD')) await git.run(['merge', '--abort']);
-      if (!files.length) throw missionFailure('GIT_FAILED', `merging ${input.branch} into ${input.worktree} failed without a conflict`);
-      return { state: 'conflict', conflictFiles: files };
+      throw missionFailure('GIT_FAILED', `merging ${input.branch} into ${input.worktree} failed without a conflict`);
     });
+  }
+
+  /**
+   * Ends a merge left in progress: commits it when `resolve` and no conflict marker is left in the
+   * conflicted files, else aborts it (the feature branch keeps the work). Safe to retry.
+   */
+  async function concludeMerge(input: MergeInput & { conflictFiles: string[]; resolve: boolean }): Promise<MergeResult> {
+    return withRepoLock(input.repo, async () => {
+      const git = new Git(input.worktree);
+      if (!(await git.resolveCommit('MERGE_HEAD'))) {
+        if (await git.isAncestor(input.branch, 'HEAD')) return { state: 'merged', commit: await git.head() };
+        return { state: 'conflict', conflictFiles: input.conflictFiles };
+      }
+      const marked = input.resolve ? await filesWithMarkers(input.worktree, input.conflictFiles) : input.conflictFiles;
+      if (marked.length) {
+        await git.run(['merge', '--abort']);
+        return { state: 'conflict', conflictFiles: marked };
+      }
+      await git.run(['add', '-A']);
+      await git.run([...(await git.identityArgs()), 'commit', '--no-verify', '-m', input.message, '-m', `${STEP_TRAILER}: ${input.step}`]);
+      return { state: 'merged', commit: await git.head() };
+    });
+  }
+
+  async function currentHead(input: { worktree: string }): Promise<string> {
+    return new Git(input.worktree).head();
   }
 
   /** Removes a feature's worktree; deletes its branch only when the mission branch contains it. */
@@ -165,7 +206,7 @@ export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: s
     });
   }
 
-  return { prepareMission, discardMission, createFeatureWorktree, commitWork, mergeFeature, removeFeatureWorktree, commitMilestone };
+  return { prepareMission, discardMission, createFeatureWorktree, commitWork, mergeFeature, concludeMerge, currentHead, removeFeatureWorktree, commitMilestone };
 }
 
 async function checkRepo(repo: string | undefined): Promise<string> {
@@ -220,4 +261,18 @@ async function readRepoContext(git: Git, repo: string, baseBranch: string, commi
     files: files.slice(0, MAX_LISTED_FILES),
     fileCount: files.length,
   };
+}
+
+async function unmergedFiles(git: Git): Promise<string[]> {
+  return (await git.run(['diff', '--name-only', '--diff-filter=U'])).split('\n').filter(Boolean);
+}
+
+/** Conflicted files that still hold a conflict marker (`=======` alone is left out: it is also a Markdown underline). */
+async function filesWithMarkers(worktree: string, files: string[]): Promise<string[]> {
+  const marked: string[] = [];
+  for (const file of files) {
+    const text = await fs.readFile(path.join(worktree, file), 'utf8').catch(() => '');
+    if (/^(<{7}|>{7})( |$)/m.test(text)) marked.push(file);
+  }
+  return marked;
 }

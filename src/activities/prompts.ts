@@ -45,28 +45,61 @@ export function planRevisionMessage(feedback: string): string {
 
 const AGENT_SYSTEM = `You are a focused coding agent working inside one git working tree.
 Use the tools to read, change and check code. Paths are relative to the working tree; you cannot leave it.
-Do not run git commit, git checkout or git merge: Mission commits and merges your work.
-Keep to your task; other agents work on other features at the same time.
+Do not run git commit, git checkout, git merge or git reset: Mission commits and merges your work.
+Keep to your task; other agents work on other tasks at the same time.
 When the task is done, or you cannot continue, call finish with a short factual summary and status "done" or "blocked".`;
 
-export function featureMessages(input: FeatureInput, context: RepoContext): ChatCompletionMessageParam[] {
-  const f = input.feature;
-  const list = (title: string, items: string[]) => (items.length ? `${title}:\n${items.map((i) => `- ${i}`).join('\n')}` : '');
-  const user = [
-    `Role: feature ${f.id}`,
-    '',
-    `Mission goal:\n${input.prompt}`,
-    '',
-    `Milestone ${input.milestone.id}: ${input.milestone.title}\n${input.milestone.goal}`,
-    '',
-    `Your task (${f.id}): ${f.title}\n${f.description}`,
-    list('Acceptance criteria', f.acceptanceCriteria),
-    list('Files you are expected to touch', f.files),
-    contextSection(context),
-  ];
+const list = (title: string, items: string[]) => (items.length ? `${title}:\n${items.map((i) => `- ${i}`).join('\n')}` : '');
+
+/** The opening messages of an agent; the first user line names its role (`Role: feature m1-f2`). */
+export function agentMessages(input: FeatureInput, context: RepoContext): ChatCompletionMessageParam[] {
+  const { task } = input;
+  const milestone = `Milestone ${task.milestone.id}: ${task.milestone.title}\n${task.milestone.goal}`;
+  let body: string[];
+  if (task.role === 'feature') {
+    const f = task.feature;
+    body = [
+      `Role: feature ${f.id}`,
+      '',
+      `Mission goal:\n${input.prompt}`,
+      '',
+      milestone,
+      '',
+      `Your task (${f.id}): ${f.title}\n${f.description}`,
+      list('Acceptance criteria', f.acceptanceCriteria),
+      list('Files you are expected to touch', f.files),
+    ];
+  } else if (task.role === 'integration') {
+    body = [
+      'Role: integration',
+      '',
+      `Merging branch ${task.branch} (feature ${task.incoming.id}) into the mission branch stopped on conflicts.`,
+      list('Conflicted files (they contain <<<<<<< ======= >>>>>>> markers)', task.conflictFiles),
+      '',
+      `Incoming feature ${task.incoming.id}: ${task.incoming.title}\n${task.incoming.description}`,
+      list('Already merged features', task.merged.map((m) => `${m.id}: ${m.title}: ${m.description}`)),
+      '',
+      'Edit each conflicted file so that it keeps the intent of both sides and contains no conflict markers.',
+      'Do not commit: Mission concludes the merge when you finish. If the two cannot be reconciled, finish with status "blocked".',
+      milestone,
+    ];
+  } else {
+    body = [
+      `Role: repair ${task.milestone.id}`,
+      '',
+      `Mission goal:\n${input.prompt}`,
+      '',
+      milestone,
+      list('What must be true when this milestone is done', task.criteria),
+      '',
+      'These validation commands failed after the milestone\'s work was merged. Find the cause and fix the code (not the checks):',
+      ...task.failures.map((f) => `### ${f.name}: \`${f.command}\` ${f.timedOut ? 'timed out' : `exited with ${f.exitCode}`}\n${f.outputTail.slice(-4000)}`),
+      'Run the commands yourself to confirm the fix, then finish.',
+    ];
+  }
   return [
     { role: 'system', content: AGENT_SYSTEM },
-    { role: 'user', content: user.filter(Boolean).join('\n') },
+    { role: 'user', content: [...body, contextSection(context)].filter(Boolean).join('\n') },
   ];
 }
 

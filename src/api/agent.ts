@@ -2,28 +2,62 @@ import { z } from 'zod';
 import { PlanFeature } from './plan';
 import type { TokenUsage } from './status';
 
+const MilestoneRef = z.strictObject({ id: z.string(), title: z.string(), goal: z.string() });
+const FeatureBrief = z.strictObject({ id: z.string(), title: z.string(), description: z.string() });
+
+export const CommandFailure = z.strictObject({
+  name: z.string(),
+  command: z.string(),
+  exitCode: z.number().nullable(),
+  timedOut: z.boolean(),
+  outputTail: z.string(),
+});
+export type CommandFailure = z.infer<typeof CommandFailure>;
+
+/** What one agent is asked to do: build a feature, resolve a merge conflict, or repair a failed validation. */
+export const AgentTask = z.discriminatedUnion('role', [
+  z.strictObject({ role: z.literal('feature'), milestone: MilestoneRef, feature: PlanFeature }),
+  z.strictObject({
+    role: z.literal('integration'),
+    milestone: MilestoneRef,
+    branch: z.string(),
+    conflictFiles: z.array(z.string()),
+    incoming: FeatureBrief,
+    merged: z.array(FeatureBrief),
+  }),
+  z.strictObject({ role: z.literal('repair'), milestone: MilestoneRef, criteria: z.array(z.string()), failures: z.array(CommandFailure) }),
+]);
+export type AgentTask = z.infer<typeof AgentTask>;
+
 /** Input of the `feature` child workflow: one agent working on one task in one working directory. */
 export const FeatureInput = z.strictObject({
   missionId: z.string().min(1),
   missionKey: z.string().min(1),
   prompt: z.string(),
-  milestone: z.strictObject({ id: z.string(), title: z.string(), goal: z.string() }),
-  feature: PlanFeature,
+  task: AgentTask,
   repo: z.string().min(1),
   workdir: z.string().min(1),
   branch: z.string().min(1),
-  /** Commit the work started from; commits after it belong to this feature. */
+  /** Commit the work started from; commits after it belong to this task. */
   startCommit: z.string().min(1),
   model: z.string().optional(),
   maxTurns: z.number().int().min(1),
+  /** Commit the agent's work with this message; absent when the caller concludes (a merge in progress). */
+  commitMessage: z.string().optional(),
 });
 export type FeatureInput = z.infer<typeof FeatureInput>;
 
+/** A stable name per task: the conversation's file name and the end of the child workflow id. */
+export function agentTaskId(task: AgentTask): string {
+  if (task.role === 'feature') return task.feature.id;
+  return task.role === 'integration' ? `integration-${task.incoming.id}` : `repair-${task.milestone.id}`;
+}
+
 export type AgentOutcome = 'done' | 'blocked' | 'incomplete';
 
-
 export interface FeatureResult {
-  featureId: string;
+  taskId: string;
+  role: AgentTask['role'];
   state: AgentOutcome;
   summary: string;
   branch: string;

@@ -7,7 +7,10 @@ export type Phase =
   | 'awaiting-approval'
   | 'running'
   | 'integrating'
+  | 'validating'
+  | 'repairing'
   | 'committing'
+  | 'reporting'
   | 'completed'
   | 'rejected'
   | 'failed'
@@ -17,8 +20,10 @@ export const FINAL_PHASES: readonly Phase[] = ['completed', 'rejected', 'failed'
 
 /** `incomplete`: the agent used its whole turn budget without calling finish. */
 export type FeatureState = 'pending' | 'running' | 'done' | 'blocked' | 'incomplete' | 'failed';
-export type MilestoneState = 'pending' | 'running' | 'integrating' | 'committing' | 'done';
-export type MergeState = 'merged' | 'conflict' | 'nothing-to-merge';
+export type MilestoneState = 'pending' | 'running' | 'integrating' | 'validating' | 'repairing' | 'committing' | 'done';
+/** `resolving`: the integration agent is working on the conflict. */
+export type MergeState = 'merged' | 'conflict' | 'resolving' | 'nothing-to-merge';
+export type AgentRole = 'plan' | 'feature' | 'integration' | 'repair' | 'report';
 
 export interface TokenUsage {
   prompt: number;
@@ -41,7 +46,7 @@ export interface FeatureStatus {
   summary?: string;
   turns?: number;
   tokens?: TokenUsage;
-  merge?: { state: MergeState; commit?: string; conflictFiles?: string[] };
+  merge?: { state: MergeState; commit?: string; conflictFiles?: string[]; resolvedBy?: 'integration-agent'; note?: string };
   startedAt?: string;
   finishedAt?: string;
 }
@@ -55,8 +60,36 @@ export interface MilestoneStatus {
   commit?: string;
   startedAt?: string;
   finishedAt?: string;
-  /** Filled by the validation step. */
-  validation?: unknown;
+  validation?: MilestoneValidation;
+}
+
+/** One validation command as it ran. */
+export interface CommandRun {
+  name: string;
+  command: string;
+  exitCode: number | null;
+  durationMs: number;
+  timedOut: boolean;
+  outputTail: string;
+  skipped?: string;
+}
+
+export interface ValidationRun {
+  attempt: 'initial' | 'after-repair';
+  passed: boolean;
+  results: CommandRun[];
+}
+
+export interface MilestoneValidation {
+  /** passed; repaired (failed, then passed after repair); failed (still failing: see unresolved); not-validated (nothing to run). */
+  status: 'passed' | 'repaired' | 'failed' | 'not-validated';
+  source: 'input' | 'config' | 'discovered' | 'none';
+  notes: string[];
+  /** The plan's criteria for this milestone, reported beside the command results. */
+  criteria: string[];
+  runs: ValidationRun[];
+  repair?: { state: string; summary: string; commit: string | null };
+  unresolved: string[];
 }
 
 export interface MissionEvent {
@@ -79,6 +112,7 @@ export interface MissionStatus {
   planRevision: number;
   milestones: MilestoneStatus[];
   tokens: TokenUsage;
+  tokensByRole: Partial<Record<AgentRole, TokenUsage>>;
   startedAt: string;
   updatedAt: string;
   finishedAt?: string;
@@ -100,6 +134,7 @@ export interface MissionResult {
   plan: Plan | null;
   milestones: (MilestoneStatus & { durationMs?: number })[];
   tokens: TokenUsage;
+  tokensByRole: Partial<Record<AgentRole, TokenUsage>>;
   startedAt: string;
   finishedAt: string;
   durationMs: number;

@@ -1,14 +1,14 @@
 import { workflowInfo } from '@temporalio/workflow';
-import { FeatureInput, type FeatureResult, type ToolRunResult } from '../api/agent';
+import { agentTaskId, FeatureInput, type FeatureResult, type ToolRunResult } from '../api/agent';
 import { missionFailure } from '../api/errors';
 import { describeIssues } from '../api/issues';
 import { addTokens, ZERO_TOKENS } from '../api/status';
-import { steps, model, tools } from './proxies';
+import { model, steps, tools } from './proxies';
 
 /**
- * The `feature` child workflow: one agent, one task, one working directory.
- * Each model turn and each tool call is an activity; the conversation itself stays on the worker's
- * disk, so the history grows by a constant amount per turn however long the conversation gets.
+ * The `feature` child workflow: one agent, one task (a feature, a merge conflict or a repair), one
+ * working directory. Each model turn and each tool call is an activity; the conversation itself stays
+ * on the worker's disk, so history grows by a constant amount per turn however long the conversation gets.
  */
 export async function feature(raw: FeatureInput): Promise<FeatureResult> {
   const parsed = FeatureInput.safeParse(raw);
@@ -17,8 +17,9 @@ export async function feature(raw: FeatureInput): Promise<FeatureResult> {
   }
   const input = parsed.data;
   const startedAt = Date.now();
-  const session = { missionKey: input.missionKey, name: `feature-${input.feature.id}` };
-  await steps.openFeatureSession({ session, feature: input });
+  const taskId = agentTaskId(input.task);
+  const session = { missionKey: input.missionKey, name: taskId };
+  await steps.openAgentSession({ session, input });
 
   let tokens = ZERO_TOKENS;
   let finish: ToolRunResult['finish'];
@@ -35,15 +36,18 @@ export async function feature(raw: FeatureInput): Promise<FeatureResult> {
   }
 
   const summary = finish?.summary ?? `stopped at the turn budget (${input.maxTurns} turns) without calling finish`;
-  const { commit } = await steps.commitWork({
-    repo: input.repo,
-    workdir: input.workdir,
-    message: `${input.feature.id}: ${input.feature.title}\n\n${summary}`,
-    step: workflowInfo().workflowId,
-    since: input.startCommit,
-  });
+  const { commit } = input.commitMessage
+    ? await steps.commitWork({
+        repo: input.repo,
+        workdir: input.workdir,
+        message: `${input.commitMessage}\n\n${summary}`,
+        step: workflowInfo().workflowId,
+        since: input.startCommit,
+      })
+    : { commit: null };
   return {
-    featureId: input.feature.id,
+    taskId,
+    role: input.task.role,
     state: finish?.status ?? 'incomplete',
     summary,
     branch: input.branch,

@@ -20,7 +20,8 @@ import {
 } from '../api/messages';
 import type { Plan } from '../api/plan';
 import { FINAL_PHASES, type MissionResult } from '../api/status';
-import { runMilestone, type MissionContext } from './milestone';
+import type { MissionContext } from './agents';
+import { runMilestone } from './milestone';
 import { model, steps } from './proxies';
 import { MissionState, nowIso, type PlanDecision } from './state';
 
@@ -97,7 +98,7 @@ async function planUntilDecided(ctx: MissionContext): Promise<PlanDecision> {
         model: input.models.planner,
         followUp,
       });
-      state.addTokens(reply.tokens);
+      state.addTokens(reply.tokens, 'plan');
       plan = reply.plan;
       if (plan) break;
       state.record('plan-invalid', `plan draft ${attempt} refused: ${reply.errors.join('; ')}`);
@@ -173,6 +174,7 @@ function result(ctx: MissionContext, outcome: MissionResult['outcome'], reason?:
       durationMs: m.startedAt && m.finishedAt ? Date.parse(m.finishedAt) - Date.parse(m.startedAt) : undefined,
     })),
     tokens: status.tokens,
+    tokensByRole: status.tokensByRole,
     startedAt: status.startedAt,
     finishedAt,
     durationMs: Date.parse(finishedAt) - Date.parse(status.startedAt),

@@ -3,6 +3,7 @@ import type { Plan } from '../api/plan';
 import {
   addTokens,
   ZERO_TOKENS,
+  type AgentRole,
   type FeatureStatus,
   type MilestoneStatus,
   type MissionStatus,
@@ -34,6 +35,7 @@ export class MissionState {
       planRevision: 0,
       milestones: [],
       tokens: { ...ZERO_TOKENS },
+      tokensByRole: {},
       startedAt: at,
       updatedAt: at,
       events: [],
@@ -56,8 +58,9 @@ export class MissionState {
     if (this.status.events.length > MAX_STATUS_EVENTS) this.status.events.splice(0, this.status.events.length - MAX_STATUS_EVENTS);
   }
 
-  addTokens(tokens: TokenUsage): void {
+  addTokens(tokens: TokenUsage, role: AgentRole): void {
     this.status.tokens = addTokens(this.status.tokens, tokens);
+    this.status.tokensByRole[role] = addTokens(this.status.tokensByRole[role] ?? ZERO_TOKENS, tokens);
     this.status.updatedAt = nowIso();
   }
 

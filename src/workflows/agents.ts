@@ -1,0 +1,57 @@
+import { executeChild, isCancellation } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { agentTaskId, type AgentTask, type FeatureInput, type FeatureResult } from '../api/agent';
+import { failureType, MISSION_FATAL, rootFailure } from '../api/errors';
+import type { MissionInput } from '../api/input';
+import { feature as agentWorkflow } from './feature';
+import type { MissionState } from './state';
+
+type Prepared = Awaited<ReturnType<Activities['prepareMission']>>;
+
+/** What every step of a mission needs to know. */
+export interface MissionContext {
+  missionId: string;
+  missionKey: string;
+  input: MissionInput;
+  state: MissionState;
+  prep: Prepared;
+}
+
+export interface AgentPlace {
+  workdir: string;
+  branch: string;
+  startCommit: string;
+  commitMessage?: string;
+}
+
+export type AgentRun = { ok: true; result: FeatureResult } | { ok: false; error: string };
+
+/**
+ * Runs one agent as a `feature` child workflow with id `<missionId>/<milestoneId>/<taskId>`.
+ * Its tokens count towards the mission. A fatal failure (bad key, unknown model) fails the mission;
+ * any other failure is returned so the mission can record it and go on.
+ */
+export async function runAgent(ctx: MissionContext, task: AgentTask, place: AgentPlace): Promise<AgentRun> {
+  const input: FeatureInput = {
+    missionId: ctx.missionId,
+    missionKey: ctx.missionKey,
+    prompt: ctx.input.prompt,
+    task,
+    repo: ctx.prep.repo,
+    ...place,
+    model: ctx.input.models.worker,
+    maxTurns: ctx.input.budget.maxTurnsPerFeature,
+  };
+  try {
+    const result = await executeChild(agentWorkflow, {
+      workflowId: `${ctx.missionId}/${task.milestone.id}/${agentTaskId(task)}`,
+      args: [input],
+    });
+    ctx.state.addTokens(result.tokens, task.role);
+    return { ok: true, result };
+  } catch (err) {
+    const type = failureType(err);
+    if (isCancellation(err) || (type && MISSION_FATAL.includes(type))) throw err;
+    return { ok: false, error: rootFailure(err).message };
+  }
+}

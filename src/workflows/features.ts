@@ -1,0 +1,92 @@
+import { condition } from '@temporalio/workflow';
+import { featureBranch } from '../api/ids';
+import type { PlanFeature, PlanMilestone } from '../api/plan';
+import type { FeatureState } from '../api/status';
+import { runAgent, type MissionContext } from './agents';
+import { steps } from './proxies';
+import { nextToStart } from './scheduler';
+import { nowIso } from './state';
+
+/** A feature's outcome as the mission sees it. */
+export interface Outcome {
+  state: FeatureState;
+  branch: string;
+  commit: string | null;
+  workdir: string;
+}
+
+/** Runs a milestone's features: in parallel where the scheduler allows (worktrees), else one after another. */
+export async function runFeatures(ctx: MissionContext, milestone: PlanMilestone, startCommit: string): Promise<Map<string, Outcome>> {
+  const { state, input } = ctx;
+  const started = new Set<string>();
+  const finished = new Set<string>();
+  const outcomes = new Map<string, Outcome>();
+  const maxConcurrency = input.useWorktrees ? input.maxConcurrency : 1;
+  let head = startCommit; // without worktrees, features follow one another on the mission branch
+  let wake = 0;
+  let fatal: unknown;
+
+  while (finished.size < milestone.features.length) {
+    if (fatal) throw fatal;
+    if (!state.status.paused) {
+      for (const id of nextToStart(milestone.features, { started, finished, maxConcurrency })) {
+        const feature = milestone.features.find((f) => f.id === id)!;
+        started.add(id);
+        void runFeature(ctx, milestone, feature, input.useWorktrees ? startCommit : head).then(
+          (outcome) => {
+            outcomes.set(id, outcome);
+            if (outcome.commit && !input.useWorktrees) head = outcome.commit;
+            finished.add(id);
+            wake += 1;
+          },
+          (err: unknown) => {
+            fatal = err;
+            wake += 1;
+          },
+        );
+      }
+    }
+    const seen = wake;
+    const paused = state.status.paused;
+    await condition(() => wake !== seen || state.status.paused !== paused);
+  }
+  if (fatal) throw fatal;
+  return outcomes;
+}
+
+async function runFeature(ctx: MissionContext, milestone: PlanMilestone, feature: PlanFeature, startPoint: string): Promise<Outcome> {
+  const { state, prep, input } = ctx;
+  let place = { workdir: prep.worktree, branch: prep.branch, startCommit: startPoint };
+  if (input.useWorktrees) {
+    const local = new Set(milestone.features.map((f) => f.id));
+    const created = await steps.createFeatureWorktree({
+      repo: prep.repo,
+      missionKey: ctx.missionKey,
+      featureId: feature.id,
+      startPoint,
+      mergeBranches: feature.dependsOn.filter((d) => local.has(d)).map((d) => featureBranch(ctx.missionKey, d)),
+    });
+    place = { workdir: created.worktree, branch: created.branch, startCommit: created.startCommit };
+  }
+  state.updateFeature(milestone.id, feature.id, { state: 'running', branch: place.branch, startedAt: nowIso() });
+  state.record('feature', `${feature.id} started on ${place.branch}`);
+
+  const task = { role: 'feature' as const, milestone: { id: milestone.id, title: milestone.title, goal: milestone.goal }, feature };
+  const run = await runAgent(ctx, task, { ...place, commitMessage: `${feature.id}: ${feature.title}` });
+  if (!run.ok) {
+    state.updateFeature(milestone.id, feature.id, { state: 'failed', summary: run.error, finishedAt: nowIso() });
+    state.record('feature-failed', `${feature.id} failed: ${run.error}`);
+    return { state: 'failed', branch: place.branch, commit: null, workdir: place.workdir };
+  }
+  const { result } = run;
+  state.updateFeature(milestone.id, feature.id, {
+    state: result.state,
+    commit: result.commit,
+    summary: result.summary,
+    turns: result.turns,
+    tokens: result.tokens,
+    finishedAt: nowIso(),
+  });
+  state.record('feature', `${feature.id} ${result.state} after ${result.turns} turn(s)${result.commit ? `, commit ${result.commit.slice(0, 8)}` : ''}`);
+  return { state: result.state, branch: place.branch, commit: result.commit, workdir: place.workdir };
+}

@@ -1,0 +1,62 @@
+import { featureWorkflowId } from '../api/ids';
+import type { PlanMilestone } from '../api/plan';
+import { runAgent, type MissionContext } from './agents';
+import type { Outcome } from './features';
+import { steps } from './proxies';
+
+/**
+ * Merges feature branches into the mission branch in plan order. A conflict goes to an integration
+ * agent in the mission worktree; if it cannot resolve it, the merge is aborted and recorded, and the
+ * feature branch is kept: every feature ends merged, or recorded as unmerged with its branch named.
+ */
+export async function integrate(ctx: MissionContext, milestone: PlanMilestone, outcomes: Map<string, Outcome>, startCommit: string): Promise<void> {
+  const { state, prep } = ctx;
+  const merged: { id: string; title: string; description: string }[] = [];
+  for (const feature of milestone.features) {
+    const outcome = outcomes.get(feature.id);
+    if (!outcome || outcome.state === 'failed') {
+      if (outcome) state.updateFeature(milestone.id, feature.id, { merge: { state: 'conflict', note: `not merged: the agent failed; its work stays on ${outcome.branch}` } });
+      continue;
+    }
+    if (!outcome.commit) {
+      state.updateFeature(milestone.id, feature.id, { merge: { state: 'nothing-to-merge' } });
+      await steps.removeFeatureWorktree({ repo: prep.repo, missionWorktree: prep.worktree, worktree: outcome.workdir, branch: outcome.branch });
+      continue;
+    }
+    const request = {
+      repo: prep.repo,
+      worktree: prep.worktree,
+      branch: outcome.branch,
+      message: `Merge ${feature.id}: ${feature.title}`,
+      step: `${featureWorkflowId(ctx.missionId, milestone.id, feature.id)}/merge`,
+    };
+    let merge = await steps.mergeFeature(request);
+    let resolvedBy: 'integration-agent' | undefined;
+    if (merge.state === 'conflict') {
+      const conflictFiles = merge.conflictFiles ?? [];
+      state.updateFeature(milestone.id, feature.id, { merge: { state: 'resolving', conflictFiles } });
+      state.record('merge-conflict', `${feature.id} conflicts in ${conflictFiles.join(', ')}; the integration agent is resolving it`);
+      const task = {
+        role: 'integration' as const,
+        milestone: { id: milestone.id, title: milestone.title, goal: milestone.goal },
+        branch: outcome.branch,
+        conflictFiles,
+        incoming: { id: feature.id, title: feature.title, description: feature.description },
+        merged,
+      };
+      const run = await runAgent(ctx, task, { workdir: prep.worktree, branch: prep.branch, startCommit });
+      const resolve = run.ok && run.result.state === 'done';
+      merge = await steps.concludeMerge({ ...request, conflictFiles, resolve });
+      if (merge.state === 'merged') resolvedBy = 'integration-agent';
+    }
+    if (merge.state === 'conflict') {
+      state.updateFeature(milestone.id, feature.id, { merge: { ...merge, note: `not merged; branch ${outcome.branch} kept` } });
+      state.record('merge-conflict', `${feature.id} conflicts in ${merge.conflictFiles?.join(', ')}; not merged, branch ${outcome.branch} kept`);
+      continue;
+    }
+    state.updateFeature(milestone.id, feature.id, { merge: { ...merge, ...(resolvedBy ? { resolvedBy } : {}) } });
+    state.record('merge', `${feature.id} merged into ${prep.branch}${resolvedBy ? ' after the integration agent resolved the conflict' : ''}`);
+    merged.push({ id: feature.id, title: feature.title, description: feature.description });
+    await steps.removeFeatureWorktree({ repo: prep.repo, missionWorktree: prep.worktree, worktree: outcome.workdir, branch: outcome.branch });
+  }
+}

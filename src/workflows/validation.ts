@@ -1,0 +1,94 @@
+import { proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { PlanMilestone } from '../api/plan';
+import type { CommandRun, MilestoneValidation, ValidationRun } from '../api/status';
+import { runAgent, type MissionContext } from './agents';
+import { steps } from './proxies';
+
+type ValidationPlan = Awaited<ReturnType<Activities['discoverValidation']>>;
+type ValidationStep = ValidationPlan['commands'][number];
+
+const STATUS_TAIL = 2000;
+
+/** Validates the merged milestone; on failure one repair agent fixes it and validation runs once more. */
+export async function validateMilestone(ctx: MissionContext, milestone: PlanMilestone): Promise<MilestoneValidation> {
+  const { state, prep, input } = ctx;
+  state.updateMilestone(milestone.id, { state: 'validating' });
+  state.setPhase('validating', `validating ${milestone.id}`);
+  const plan = await steps.discoverValidation({ worktree: prep.worktree, configured: input.validation });
+  const validation: MilestoneValidation = {
+    status: 'not-validated',
+    source: plan.source,
+    notes: plan.notes,
+    criteria: milestone.validation,
+    runs: [],
+    unresolved: [],
+  };
+  state.updateMilestone(milestone.id, { validation });
+  if (plan.source === 'none' && !plan.browser) {
+    state.record('validation', `${milestone.id}: nothing to validate (${plan.notes.join('; ')})`);
+    return validation;
+  }
+
+  const first = await runChecks(ctx, plan, 'initial', validation);
+  if (first.passed) return finish(ctx, milestone, validation, 'passed');
+
+  state.updateMilestone(milestone.id, { state: 'repairing' });
+  state.setPhase('repairing', `repairing ${milestone.id}: ${failed(first).map((r) => r.name).join(', ')} failed`);
+  const task = {
+    role: 'repair' as const,
+    milestone: { id: milestone.id, title: milestone.title, goal: milestone.goal },
+    criteria: milestone.validation,
+    failures: failed(first).map(({ name, command, exitCode, timedOut, outputTail }) => ({ name, command, exitCode, timedOut, outputTail })),
+  };
+  const head = await steps.currentHead({ worktree: prep.worktree });
+  const run = await runAgent(ctx, task, { workdir: prep.worktree, branch: prep.branch, startCommit: head, commitMessage: `Repair ${milestone.id}: fix failing validation` });
+  validation.repair = run.ok
+    ? { state: run.result.state, summary: run.result.summary, commit: run.result.commit }
+    : { state: 'failed', summary: run.error, commit: null };
+
+  state.setPhase('validating', `revalidating ${milestone.id} after repair`);
+  const second = await runChecks(ctx, plan, 'after-repair', validation);
+  return finish(ctx, milestone, validation, second.passed ? 'repaired' : 'failed');
+}
+
+async function runChecks(ctx: MissionContext, plan: ValidationPlan, attempt: ValidationRun['attempt'], validation: MilestoneValidation): Promise<ValidationRun> {
+  const run: ValidationRun = { attempt, passed: false, results: [] };
+  validation.runs.push(run);
+  const all = [...plan.install, ...plan.commands, ...(plan.browser ? [plan.browser] : [])];
+  for (const step of all) {
+    const result = await runner(step).runValidationCommand({ missionKey: ctx.missionKey, worktree: ctx.prep.worktree, step });
+    run.results.push(result);
+    ctx.state.record('validation', `${step.name}: ${describe(result)}`);
+  }
+  run.passed = failed(run).length === 0;
+  // Full tails went to the repair agent; the status keeps shorter ones.
+  validation.runs = validation.runs.map((r) => ({ ...r, results: r.results.map((c) => ({ ...c, outputTail: c.outputTail.slice(-STATUS_TAIL) })) }));
+  return run;
+}
+
+function finish(ctx: MissionContext, milestone: PlanMilestone, validation: MilestoneValidation, status: MilestoneValidation['status']): MilestoneValidation {
+  const last = validation.runs[validation.runs.length - 1];
+  validation.status = status;
+  validation.unresolved = last ? failed(last).map((r) => r.name) : [];
+  ctx.state.updateMilestone(milestone.id, { validation });
+  ctx.state.record('validation', `${milestone.id} validation ${status}${validation.unresolved.length ? `; unresolved: ${validation.unresolved.join(', ')}` : ''}`);
+  return validation;
+}
+
+/** A step's own timeout, plus room for the activity to report; heartbeats let cancellation reach the command. */
+function runner(step: ValidationStep) {
+  return proxyActivities<Activities>({
+    startToCloseTimeout: `${step.timeoutSec + 120} seconds`,
+    heartbeatTimeout: '1 minute',
+    retry: { initialInterval: '5 seconds', maximumAttempts: 2 },
+  });
+}
+
+const failed = (run: ValidationRun): CommandRun[] => run.results.filter((r) => !r.skipped && (r.timedOut || r.exitCode !== 0));
+
+function describe(result: CommandRun): string {
+  if (result.skipped) return `skipped (${result.skipped})`;
+  if (result.timedOut) return `timed out after ${Math.round(result.durationMs / 1000)}s`;
+  return `exit ${result.exitCode} in ${(result.durationMs / 1000).toFixed(1)}s`;
+}
