@@ -10,11 +10,13 @@ import {
   type ApprovePlan,
   type RejectPlan,
 } from './api/messages';
-import type { MissionResult, MissionStatus } from './api/status';
+import type { MissionReport } from './api/report';
+import type { MissionStatus } from './api/status';
 import type { mission } from './workflows/mission';
 
 export type { MissionRequest } from './api/input';
-export type { MissionResult, MissionStatus } from './api/status';
+export type { MissionReport } from './api/report';
+export type { MissionStatus } from './api/status';
 
 export class MissionInputError extends Error {
   constructor(readonly errors: string[]) {
@@ -63,7 +65,7 @@ export function getStatus(client: Client, missionId: string): Promise<MissionSta
   return client.workflow.getHandle(missionId).query(statusQuery);
 }
 
-export function waitForResult(client: Client, missionId: string): Promise<MissionResult> {
+export function waitForResult(client: Client, missionId: string): Promise<MissionReport> {
   return client.workflow.getHandle<typeof mission>(missionId).result();
 }
 

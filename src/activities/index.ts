@@ -4,6 +4,7 @@ import { createGitActivities } from './git';
 import { createLlmActivities } from './llm';
 import { ModelClient } from './model';
 import { MissionPaths } from './paths';
+import { createReportActivities } from './report';
 import { scrubEnv } from './tools';
 import { createValidationActivities } from './validate';
 
@@ -28,6 +29,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createLlmActivities({ model, paths }),
     ...createAgentActivities({ paths, toolEnv: scrubEnv(deps.toolEnv ?? process.env) }),
     ...createValidationActivities({ paths, env: deps.toolEnv }),
+    ...createReportActivities({ model, paths }),
   };
 }
 

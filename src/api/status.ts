@@ -119,24 +119,3 @@ export interface MissionStatus {
   error?: { type?: string; message: string };
   events: MissionEvent[];
 }
-
-/** The workflow result: facts only, so it can be rendered or compared by tools. */
-export interface MissionResult {
-  schemaVersion: 1;
-  missionId: string;
-  outcome: 'completed' | 'rejected';
-  prompt: string;
-  repo?: string;
-  branch?: string;
-  worktree?: string;
-  baseCommit?: string;
-  finalCommit?: string;
-  plan: Plan | null;
-  milestones: (MilestoneStatus & { durationMs?: number })[];
-  tokens: TokenUsage;
-  tokensByRole: Partial<Record<AgentRole, TokenUsage>>;
-  startedAt: string;
-  finishedAt: string;
-  durationMs: number;
-  rejection?: { reason?: string };
-}

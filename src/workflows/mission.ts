@@ -19,7 +19,8 @@ import {
   statusQuery,
 } from '../api/messages';
 import type { Plan } from '../api/plan';
-import { FINAL_PHASES, type MissionResult } from '../api/status';
+import { reportFromStatus, type MissionReport, type Outcome } from '../api/report';
+import { FINAL_PHASES } from '../api/status';
 import type { MissionContext } from './agents';
 import { runMilestone } from './milestone';
 import { model, steps } from './proxies';
@@ -29,7 +30,7 @@ import { MissionState, nowIso, type PlanDecision } from './state';
  * The `mission` workflow: prepare → plan → approval → milestones → result.
  * Input is validated here (not only in the CLI), so `temporal workflow start --input` gets the same checks.
  */
-export async function mission(rawInput?: unknown): Promise<MissionResult> {
+export async function mission(rawInput?: unknown): Promise<MissionReport> {
   const input = parseMissionInputOrFail(rawInput);
   const info = workflowInfo();
   const state = new MissionState(info.workflowId, input.prompt);
@@ -51,7 +52,7 @@ export async function mission(rawInput?: unknown): Promise<MissionResult> {
     if (decision.kind === 'reject') {
       await steps.discardMission({ repo: prep.repo, missionKey, baseCommit: prep.baseCommit });
       state.setPhase('rejected', `plan rejected${decision.reason ? `: ${decision.reason}` : ''}`);
-      return result(ctx, 'rejected', decision.reason);
+      return await report(state, missionKey, input, 'rejected', { rejection: { reason: decision.reason } });
     }
 
     state.setPhase('running', decision.kind === 'approve' && 'approvedBy' in decision && decision.approvedBy ? `plan approved by ${decision.approvedBy}` : 'plan approved');
@@ -60,21 +61,25 @@ export async function mission(rawInput?: unknown): Promise<MissionResult> {
       await condition(() => !state.status.paused);
       head = await runMilestone(ctx, milestone, head);
     }
-    state.setPhase('completed', `mission completed on ${prep.branch}`);
-    return result(ctx, 'completed');
+    state.setPhase('reporting', 'writing the mission report');
+    const done = await report(state, missionKey, input, 'completed');
+    state.setPhase('completed', `mission completed on ${prep.branch}; report at ${done.reportPath}`);
+    return done;
   } catch (err) {
     if (isCancellation(err)) {
       state.setPhase('cancelled', 'mission cancelled');
       const cancelledCtx = ctx;
-      if (cancelledCtx && state.status.milestones.every((m) => m.state === 'pending')) {
-        // Cancelled before any work: remove the empty branch and worktree.
-        await CancellationScope.nonCancellable(() =>
-          steps.discardMission({ repo: cancelledCtx.prep.repo, missionKey, baseCommit: cancelledCtx.prep.baseCommit }),
-        );
-      }
+      await CancellationScope.nonCancellable(async () => {
+        if (cancelledCtx && state.status.milestones.every((m) => m.state === 'pending')) {
+          // Cancelled before any work: remove the empty branch and worktree.
+          await steps.discardMission({ repo: cancelledCtx.prep.repo, missionKey, baseCommit: cancelledCtx.prep.baseCommit });
+        }
+        await reportQuietly(state, missionKey, input, 'cancelled');
+      });
     } else {
       state.status.error = rootFailure(err);
       state.setPhase('failed', `mission failed: ${state.status.error.message}`);
+      await reportQuietly(state, missionKey, input, 'failed');
       throw toMissionFailure(err);
     }
     throw err;
@@ -153,33 +158,24 @@ function registerHandlers(state: MissionState): void {
   setHandler(resumeSignal, (raw) => toggle('resume', Resume, raw, false), { description: 'Continue after pause: { comment? }' });
 }
 
-function result(ctx: MissionContext, outcome: MissionResult['outcome'], reason?: string): MissionResult {
-  const { status } = ctx.state;
+/** Writes the report (Markdown and JSON under <home>/reports) and returns it as the workflow result. */
+async function report(state: MissionState, missionKey: string, input: MissionInput, outcome: Outcome, extra: Partial<MissionReport> = {}): Promise<MissionReport> {
   const finishedAt = nowIso();
-  status.finishedAt = finishedAt;
-  const done = status.milestones.filter((m) => m.commit);
-  return {
-    schemaVersion: 1,
-    missionId: ctx.missionId,
-    outcome,
-    prompt: ctx.input.prompt,
-    repo: ctx.prep.repo,
-    branch: ctx.prep.branch,
-    worktree: ctx.prep.worktree,
-    baseCommit: ctx.prep.baseCommit,
-    finalCommit: done.length ? done[done.length - 1]!.commit : ctx.prep.baseCommit,
-    plan: status.plan,
-    milestones: status.milestones.map((m) => ({
-      ...m,
-      durationMs: m.startedAt && m.finishedAt ? Date.parse(m.finishedAt) - Date.parse(m.startedAt) : undefined,
-    })),
-    tokens: status.tokens,
-    tokensByRole: status.tokensByRole,
-    startedAt: status.startedAt,
-    finishedAt,
-    durationMs: Date.parse(finishedAt) - Date.parse(status.startedAt),
-    ...(outcome === 'rejected' ? { rejection: { reason } } : {}),
-  };
+  state.status.finishedAt = finishedAt;
+  const facts = reportFromStatus(state.status, outcome, finishedAt, extra);
+  const written = await model.writeReport({ missionKey, report: facts, narrate: outcome === 'completed', model: input.models.planner });
+  state.addTokens(written.tokens, 'report');
+  state.record('report', `report written to ${written.report.reportPath}`);
+  return written.report;
+}
+
+/** A cancelled or failed mission still gets its report; a failure to write it must not hide the first failure. */
+async function reportQuietly(state: MissionState, missionKey: string, input: MissionInput, outcome: Outcome): Promise<void> {
+  try {
+    await report(state, missionKey, input, outcome);
+  } catch (err) {
+    state.record('report', `no report: ${rootFailure(err).message}`);
+  }
 }
 
 export type { MissionInput };

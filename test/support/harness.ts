@@ -35,7 +35,7 @@ export async function createHarness(name: string): Promise<Harness> {
   }
   quietRuntime();
   const taskQueue = `test-${name}-${process.pid}-${Date.now().toString(36)}`;
-  const model = await ScriptedModelServer.start();
+  const model = scriptDefaults(await ScriptedModelServer.start());
   const home = tempDir('mission-home-');
   const nativeConnection = await NativeConnection.connect({ address });
   const connection = await Connection.connect({ address });
@@ -111,7 +111,13 @@ export function useHarness(name: string): Harness {
   });
   afterEach(() => {
     harness.model.assertDone();
-    harness.model.reset();
+    scriptDefaults(harness.model.reset());
   });
   return harness;
+}
+
+/** Every completed mission asks for a report narrative; tests that check it script `report` themselves. */
+export const DEFAULT_NARRATIVE = 'Scripted summary of the mission.';
+function scriptDefaults(model: ScriptedModelServer): ScriptedModelServer {
+  return model.scriptPrefix('report', { content: DEFAULT_NARRATIVE });
 }

@@ -104,11 +104,12 @@ export class ScriptedModelServer {
     if (problems.length) throw new Error(`scripted model server:\n- ${problems.join('\n- ')}`);
   }
 
-  reset(): void {
+  reset(): this {
     this.queues.clear();
     this.prefixes.length = 0;
     this.requests.length = 0;
     this.failures.length = 0;
+    return this;
   }
 
   async close(): Promise<void> {
