@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { approvePlanSignal, rejectPlanSignal } from '../src/api/messages';
 import { formatDuration, type MissionReport } from '../src/api/report';
+import { main } from '../src/cli';
 import { useHarness } from './support/harness';
 import { makeRepo } from './support/repo';
 import { finish, makePlan, planReply, writesFiles } from './support/scripts';
@@ -90,4 +91,29 @@ test('a cancelled mission gets a report saying so', async () => {
   const file = path.join(h.home, 'reports', `${handle.workflowId}.md`);
   await h.waitFor(handle, () => existsSync(file));
   expect(readFileSync(file, 'utf8')).toContain('- **Outcome:** cancelled');
+});
+
+test('`mission report` prints the Markdown report of a finished mission, and --json its JSON', async () => {
+  h.model.script('plan', [planReply(makePlan([{ id: 'm1', features: [{ id: 'f', files: ['f.txt'] }] }], 'Printed'))]);
+  h.model.script('feature f', writesFiles({ 'f.txt': 'x' }));
+  const handle = await h.start({ prompt: 'Print me', repo: makeRepo(), requirePlanApproval: false });
+  const result = await handle.result();
+
+  const printed: string[] = [];
+  const log = jest.spyOn(console, 'log').mockImplementation((text: string) => void printed.push(text));
+  const saved = { address: process.env.TEMPORAL_ADDRESS, home: process.env.MISSION_HOME };
+  process.env.TEMPORAL_ADDRESS = h.address;
+  process.env.MISSION_HOME = h.home;
+  try {
+    expect(await main(['report', handle.workflowId])).toBe(0);
+    expect(await main(['report', handle.workflowId, '--json'])).toBe(0);
+  } finally {
+    log.mockRestore();
+    process.env.TEMPORAL_ADDRESS = saved.address;
+    process.env.MISSION_HOME = saved.home;
+    if (saved.address === undefined) delete process.env.TEMPORAL_ADDRESS;
+    if (saved.home === undefined) delete process.env.MISSION_HOME;
+  }
+  expect(`${printed[0]}\n`).toBe(readFileSync(result.reportPath!, 'utf8'));
+  expect(JSON.parse(printed[1]!)).toEqual(result);
 });

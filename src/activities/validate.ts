@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { describeIssues } from '../api/issues';
 import { ValidationSettings } from '../api/input';
 import { missionFailure } from '../api/errors';
+import type { CommandRun } from '../api/status';
 import type { MissionPaths } from './paths';
 import { runShell, scrubEnv } from './shell';
 
@@ -24,17 +25,6 @@ export interface ValidationPlan {
   browser?: ValidationStep;
   /** What discovery saw, in words (shown in the report). */
   notes: string[];
-}
-
-export interface CommandResult {
-  name: string;
-  command: string;
-  exitCode: number | null;
-  durationMs: number;
-  timedOut: boolean;
-  outputTail: string;
-  /** Set when the step did not run (e.g. an install whose lockfile did not change). */
-  skipped?: string;
 }
 
 /** `.mission/config.json` in the repository. */
@@ -77,7 +67,7 @@ export function createValidationActivities(deps: { paths: MissionPaths; env?: No
   }
 
   /** Runs one validation step in the worktree: timeout, heartbeats, cancellation kills the process group. */
-  async function runValidationCommand(input: { missionKey: string; worktree: string; step: ValidationStep }): Promise<CommandResult> {
+  async function runValidationCommand(input: { missionKey: string; worktree: string; step: ValidationStep }): Promise<CommandRun> {
     const { step: s, worktree } = input;
     const stateFile = path.join(deps.paths.missionDir(input.missionKey), 'install-state.json');
     const lockHash = s.lockfile ? await hashFile(path.join(worktree, s.lockfile)) : undefined;

@@ -1,6 +1,11 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { approvePlan, connectClient, getStatus, MissionInputError, rejectPlan, revisePlan, startMission, waitForResult } from '../client';
+import { missionKeyFor } from '../api/ids';
+import { renderReport, type MissionReport } from '../api/report';
+import { loadEnvConfig } from '../config';
 import { runWorker } from '../worker';
 
 interface Command {
@@ -80,12 +85,39 @@ export const COMMANDS: Record<string, Command> = {
     usage: 'mission status MISSION_ID',
     run: (args) => withClient(async (c) => (print(await getStatus(c, oneId(args, COMMANDS.status!.usage).id)), 0)),
   },
+  report: {
+    summary: 'Print the mission report (Markdown, or JSON with --json)',
+    usage: 'mission report MISSION_ID [--json]',
+    run: (args) => {
+      const json = args.includes('--json');
+      const { id } = oneId(args.filter((a) => a !== '--json'), COMMANDS.report!.usage);
+      return withClient(async (c) => {
+        const found = await findReport(c, id);
+        if (!found) {
+          console.error(`mission report: no report for ${id} yet; it is written when the mission ends (see "mission status ${id}")`);
+          return 1;
+        }
+        console.log(json ? JSON.stringify(found, null, 2) : renderReport(found).trimEnd());
+        return 0;
+      });
+    },
+  },
   result: {
     summary: 'Wait for the mission to end and print its result as JSON',
     usage: 'mission result MISSION_ID',
     run: (args) => withClient(async (c) => (print(await waitForResult(c, oneId(args, COMMANDS.result!.usage).id)), 0)),
   },
 };
+
+/** The workflow's result when it completed; else the report file the worker wrote (rejected, cancelled, failed). */
+async function findReport(client: Client, id: string): Promise<MissionReport | undefined> {
+  const handle = client.workflow.getHandle(id);
+  const { status } = await handle.describe();
+  if (status.name === 'COMPLETED') return (await handle.result()) as MissionReport;
+  const file = path.join(loadEnvConfig().MISSION_HOME, 'reports', `${missionKeyFor(id)}.json`);
+  if (status.name === 'RUNNING' || !existsSync(file)) return undefined;
+  return JSON.parse(readFileSync(file, 'utf8')) as MissionReport;
+}
 
 function help(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
