@@ -63,11 +63,14 @@ test('a real failing test command is fixed by the repair agent and passes on rev
   h.model.script('plan', [planReply(makePlan([{ id: 'm1', validation: ['npm test passes'], features: [{ id: 'add', files: ['math.js'] }] }]))]);
   h.model.script('feature add', writesFiles({ 'math.js': 'exports.add = (a, b) => a - b;\n' }));
   h.model.script('repair m1', [
-    tools(call('edit_file', { path: 'math.js', old_string: 'a - b', new_string: 'a + b' })),
+    { ...tools(call('edit_file', { path: 'math.js', old_string: 'a - b', new_string: 'a + b' })), delayMs: 1500 },
     tools(call('run_command', { command: 'npm test' })),
     finish('add used subtraction'),
   ]);
   const handle = await h.start({ prompt: 'Add numbers', repo, requirePlanApproval: false, validation: { browser: 'echo walkthrough ok' } });
+  // The status shows the repair live, with the failed first run.
+  const live = await h.waitFor(handle, (s) => s.phase === 'repairing');
+  expect(live.milestones[0]).toMatchObject({ state: 'repairing', validation: { runs: [{ attempt: 'initial', passed: false }] } });
   const result = await handle.result();
 
   const validation = result.milestones[0]!.validation!;
@@ -109,6 +112,7 @@ test('a repair that does not fix it: the failure is unresolved, the hanging chec
   const [m1, m2] = result.milestones;
   expect(m1!.validation).toMatchObject({ status: 'failed', source: 'input', unresolved: ['check', 'hang'], repair: { state: 'blocked' } });
   expect(m1!.validation!.runs[1]!.results[1]).toMatchObject({ name: 'hang', timedOut: true });
+  expect(m1!.validation!.runs[0]!.results.map((r) => r.name)).toEqual(['check', 'hang']); // no browser walkthrough unless configured
   expect(m1!.validation!.runs[1]!.results[1]!.durationMs).toBeLessThan(10_000);
   expect(m1!.state).toBe('done');
   expect(m2!.validation).toMatchObject({ status: 'passed', unresolved: [] });

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { executeTool, globToRegExp, scrubEnv, TOOL_DEFINITIONS, type ToolContext } from '../src/activities/tools';
+import { executeTool, globToRegExp, runShell, scrubEnv, TOOL_DEFINITIONS, type ToolContext } from '../src/activities/tools';
 import { git, makeRepo, tempDir } from './support/repo';
 
 /** Running (a killed process may linger as a zombie until something reaps it). */
@@ -158,6 +158,19 @@ describe('run_command', () => {
     const pid = Number(readFileSync(pidFile, 'utf8'));
     await new Promise((r) => setTimeout(r, 300));
     expect(alive(pid)).toBe(false);
+  });
+
+  it('stops the whole process group when cancelled (activity cancellation)', async () => {
+    const root = tempDir();
+    const pidFile = path.join(root, 'child.pid');
+    const abort = new AbortController();
+    setTimeout(() => abort.abort(), 300);
+    const started = Date.now();
+    const result = await runShell(`sleep 300 & echo $! > ${pidFile}; sleep 300`, { cwd: root, timeoutSec: 60, env: { PATH: process.env.PATH }, signal: abort.signal });
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(result.exitCode).toBeNull();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(alive(Number(readFileSync(pidFile, 'utf8')))).toBe(false);
   });
 
   it('does not let background jobs outlive the command', async () => {
