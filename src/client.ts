@@ -46,6 +46,8 @@ export async function startMission(client: Client, request: MissionRequest, opts
     workflowId: opts.missionId ?? newMissionId(parsed.value.prompt),
     args: [request],
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    staticSummary: `mission: ${parsed.value.prompt.split('\n')[0]!.slice(0, 120)}`,
+    staticDetails: `Repository ${parsed.value.repo ?? '(worker MISSION_REPO)'}, base ${parsed.value.baseBranch}`,
   });
 }
 
@@ -65,7 +67,8 @@ export function getStatus(client: Client, missionId: string): Promise<MissionSta
   return client.workflow.getHandle(missionId).query(statusQuery);
 }
 
-export function waitForResult(client: Client, missionId: string): Promise<MissionReport> {
+/** Waits for the mission to end and returns its report (the workflow result). */
+export function waitForReport(client: Client, missionId: string): Promise<MissionReport> {
   return client.workflow.getHandle<typeof mission>(missionId).result();
 }
 

@@ -202,3 +202,29 @@ test('history bytes per agent turn do not grow with the conversation', async () 
   // ~2 activities of fixed Temporal overhead per turn, far less than the 4 KB each turn added to the conversation.
   expect(late).toBeLessThan(2500);
 });
+
+test('workflows, child workflows and activities carry readable summaries for the Web UI and CLI', async () => {
+  const repo = makeRepo();
+  h.model.script('plan', [planReply(makePlan([{ id: 'm1', features: [{ id: 'docs', title: 'Write docs', files: ['docs.md'] }] }]))]);
+  h.model.script('feature docs', writesFiles({ 'docs.md': 'hello' }));
+  const handle = await h.start({ prompt: 'Summaries', repo, requirePlanApproval: false });
+  await handle.result();
+
+  const child = h.client.workflow.getHandle(`${handle.workflowId}/m1/docs`);
+  const description = await child.describe();
+  expect(await description.staticSummary()).toBe('feature docs: Write docs');
+  expect(await description.staticDetails()).toMatch(/^Mission .*, milestone m1: Milestone m1\nWorking in .* on mission\//);
+  const summaries = async (id: string) =>
+    ((await h.client.workflow.getHandle(id).fetchHistory()).events ?? [])
+      .filter((e) => e.activityTaskScheduledEventAttributes && e.userMetadata?.summary?.data)
+      .map((e) => JSON.parse(Buffer.from(e.userMetadata!.summary!.data!).toString()) as string);
+  expect(await summaries(child.workflowId)).toEqual(['session: open docs', 'llm: docs turn 1', 'tool: write_file docs.md', 'llm: docs turn 2', 'tool: finish done']);
+  expect(await summaries(handle.workflowId)).toEqual(expect.arrayContaining(['llm: plan turn 1', 'report: completed']));
+  // The built-in metadata query carries the current details and the handler descriptions.
+  const meta = (await handle.query('__temporal_workflow_metadata')) as {
+    currentDetails: string;
+    definition: { signalDefinitions: { name: string; description?: string }[] };
+  };
+  expect(meta.currentDetails).toMatch(/^completed: mission completed on mission\/\S+; report at .* · milestones 1\/1 · \d+ tokens$/);
+  expect(meta.definition.signalDefinitions.find((d) => d.name === 'approvePlan')?.description).toBe('Approve the plan: { comment?, approvedBy? }');
+});

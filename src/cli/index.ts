@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
-import { approvePlan, connectClient, getStatus, MissionInputError, rejectPlan, revisePlan, startMission, waitForResult } from '../client';
+import { approvePlan, connectClient, getStatus, MissionInputError, rejectPlan, revisePlan, startMission, waitForReport } from '../client';
 import { missionKeyFor } from '../api/ids';
 import { renderReport, type MissionReport } from '../api/report';
 import { loadEnvConfig } from '../config';
@@ -105,7 +105,7 @@ export const COMMANDS: Record<string, Command> = {
   result: {
     summary: 'Wait for the mission to end and print its result as JSON',
     usage: 'mission result MISSION_ID',
-    run: (args) => withClient(async (c) => (print(await waitForResult(c, oneId(args, COMMANDS.result!.usage).id)), 0)),
+    run: (args) => withClient(async (c) => (print(await waitForReport(c, oneId(args, COMMANDS.result!.usage).id)), 0)),
   },
 };
 

@@ -46,6 +46,8 @@ export async function runAgent(ctx: MissionContext, task: AgentTask, place: Agen
     const result = await executeChild(agentWorkflow, {
       workflowId: `${ctx.missionId}/${task.milestone.id}/${agentTaskId(task)}`,
       args: [input],
+      staticSummary: childSummary(task),
+      staticDetails: `Mission ${ctx.missionId}, milestone ${task.milestone.id}: ${task.milestone.title}\nWorking in ${place.workdir} on ${place.branch}`,
     });
     ctx.state.addTokens(result.tokens, task.role);
     return { ok: true, result };
@@ -54,4 +56,10 @@ export async function runAgent(ctx: MissionContext, task: AgentTask, place: Agen
     if (isCancellation(err) || (type && MISSION_FATAL.includes(type))) throw err;
     return { ok: false, error: rootFailure(err).message };
   }
+}
+
+function childSummary(task: AgentTask): string {
+  if (task.role === 'feature') return `feature ${task.feature.id}: ${task.feature.title}`;
+  if (task.role === 'integration') return `integration: resolve ${task.incoming.id} conflicts in ${task.conflictFiles.join(', ')}`;
+  return `repair ${task.milestone.id}: ${task.failures.map((f) => f.name).join(', ')} failed`;
 }

@@ -1,4 +1,4 @@
-import { workflowInfo } from '@temporalio/workflow';
+import { setCurrentDetails, workflowInfo } from '@temporalio/workflow';
 import { agentTaskId, FeatureInput, type FeatureResult, type ToolRunResult } from '../api/agent';
 import { missionFailure } from '../api/errors';
 import { describeIssues } from '../api/issues';
@@ -19,23 +19,25 @@ export async function feature(raw: FeatureInput): Promise<FeatureResult> {
   const startedAt = Date.now();
   const taskId = agentTaskId(input.task);
   const session = { missionKey: input.missionKey, name: taskId };
-  await steps.openAgentSession({ session, input });
+  await steps.openAgentSession.executeWithOptions({ summary: `session: open ${taskId}` }, [{ session, input }]);
 
   let tokens = ZERO_TOKENS;
   let finish: ToolRunResult['finish'];
   let turn = 0;
   while (!finish && turn < input.maxTurns) {
     turn += 1;
-    const reply = await model.agentTurn({ session, turn, model: input.model });
+    setCurrentDetails(`${taskId}: turn ${turn} of at most ${input.maxTurns}, ${tokens.total} tokens so far`);
+    const reply = await model.agentTurn.executeWithOptions({ summary: `llm: ${taskId} turn ${turn}` }, [{ session, turn, model: input.model }]);
     tokens = addTokens(tokens, reply.tokens);
     // Every tool call gets its answer (the transcript must stay valid), finish included.
     for (const call of reply.toolCalls) {
-      const result = await tools.runTool({ session, callId: call.id, workdir: input.workdir });
+      const result = await tools.runTool.executeWithOptions({ summary: `tool: ${call.label}` }, [{ session, callId: call.id, workdir: input.workdir }]);
       finish ??= result.finish;
     }
   }
 
   const summary = finish?.summary ?? `stopped at the turn budget (${input.maxTurns} turns) without calling finish`;
+  setCurrentDetails(`${taskId}: ${finish?.status ?? 'incomplete'} after ${turn} turn(s): ${summary}`);
   const { commit } = input.commitMessage
     ? await steps.commitWork({
         repo: input.repo,

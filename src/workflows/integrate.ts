@@ -30,7 +30,7 @@ export async function integrate(ctx: MissionContext, milestone: PlanMilestone, o
       message: `Merge ${feature.id}: ${feature.title}`,
       step: `${featureWorkflowId(ctx.missionId, milestone.id, feature.id)}/merge`,
     };
-    let merge = await steps.mergeFeature(request);
+    let merge = await steps.mergeFeature.executeWithOptions({ summary: `git: merge ${feature.id}` }, [request]);
     let resolvedBy: 'integration-agent' | undefined;
     if (merge.state === 'conflict') {
       const conflictFiles = merge.conflictFiles ?? [];

@@ -95,14 +95,14 @@ async function planUntilDecided(ctx: MissionContext): Promise<PlanDecision> {
     state.setPhase('planning', state.status.planRevision ? 'revising the plan' : 'drafting the plan');
     let plan: Plan | null = null;
     for (let attempt = 1; !plan; attempt++) {
-      const reply = await model.planTurn({
+      const reply = await model.planTurn.executeWithOptions({ summary: `llm: plan turn ${turn + 1}` }, [{
         missionKey: ctx.missionKey,
         turn: ++turn,
         prompt: input.prompt,
         limits: { maxMilestones: input.maxMilestones, maxFeaturesPerMilestone: input.maxFeaturesPerMilestone },
         model: input.models.planner,
         followUp,
-      });
+      }]);
       state.addTokens(reply.tokens, 'plan');
       plan = reply.plan;
       if (plan) break;
@@ -163,7 +163,9 @@ async function report(state: MissionState, missionKey: string, input: MissionInp
   const finishedAt = nowIso();
   state.status.finishedAt = finishedAt;
   const facts = reportFromStatus(state.status, outcome, finishedAt, extra);
-  const written = await model.writeReport({ missionKey, report: facts, narrate: outcome === 'completed', model: input.models.planner });
+  const written = await model.writeReport.executeWithOptions({ summary: `report: ${outcome}` }, [
+    { missionKey, report: facts, narrate: outcome === 'completed', model: input.models.planner },
+  ]);
   state.addTokens(written.tokens, 'report');
   state.record('report', `report written to ${written.report.reportPath}`);
   return written.report;

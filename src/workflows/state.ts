@@ -1,3 +1,4 @@
+import { setCurrentDetails } from '@temporalio/workflow';
 import { MAX_STATUS_EVENTS } from '../api/constants';
 import type { Plan } from '../api/plan';
 import {
@@ -49,6 +50,15 @@ export class MissionState {
   setPhase(phase: Phase, message?: string): void {
     this.status.phase = phase;
     this.record('phase', message ?? phase);
+    setCurrentDetails(this.details(message ?? phase));
+  }
+
+  /** One line for the Web UI and `temporal workflow describe`. */
+  private details(now: string): string {
+    const milestones = this.status.milestones;
+    const done = milestones.filter((m) => m.state === 'done').length;
+    const progress = milestones.length ? ` · milestones ${done}/${milestones.length}` : '';
+    return `${this.status.phase}: ${now}${progress} · ${this.status.tokens.total} tokens${this.status.paused ? ' · paused' : ''}`;
   }
 
   record(type: string, message: string): void {

@@ -57,7 +57,9 @@ async function runChecks(ctx: MissionContext, plan: ValidationPlan, attempt: Val
   validation.runs.push(run);
   const all = [...plan.install, ...plan.commands, ...(plan.browser ? [plan.browser] : [])];
   for (const step of all) {
-    const result = await runner(step).runValidationCommand({ missionKey: ctx.missionKey, worktree: ctx.prep.worktree, step });
+    const result = await runner(step).runValidationCommand.executeWithOptions({ summary: `validate: ${step.run}`.slice(0, 100) }, [
+      { missionKey: ctx.missionKey, worktree: ctx.prep.worktree, step },
+    ]);
     run.results.push(result);
     ctx.state.record('validation', `${step.name}: ${describe(result)}`);
   }
