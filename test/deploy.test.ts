@@ -1,0 +1,44 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+
+const root = path.join(__dirname, '..');
+
+interface Service {
+  image?: string;
+  build?: string;
+  ports?: string[];
+  environment?: Record<string, string | number>;
+  volumes?: string[];
+  depends_on?: Record<string, unknown> | string[];
+}
+
+describe('docker-compose.yml (it cannot start here: no Docker engine; its shape is checked instead)', () => {
+  const compose = parse(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8')) as { services: Record<string, Service>; volumes: Record<string, unknown> };
+
+  it('runs Temporal on PostgreSQL, the Web UI and the Mission worker', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['mission-worker', 'postgresql', 'temporal', 'temporal-ui']);
+    expect(compose.services.temporal!.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgresql' });
+    expect(compose.services.temporal!.ports).toEqual(['7233:7233']);
+    expect(compose.services['temporal-ui']!.ports).toEqual(['8080:8080']);
+    expect(compose.services['temporal-ui']!.environment).toMatchObject({ TEMPORAL_ADDRESS: 'temporal:7233' });
+  });
+
+  it('builds the worker from the Dockerfile, points it at the server and mounts the repositories', () => {
+    const worker = compose.services['mission-worker']!;
+    expect(worker.build).toBe('.');
+    expect(worker.environment).toMatchObject({ TEMPORAL_ADDRESS: 'temporal:7233', MISSION_TASK_QUEUE: 'mission', MISSION_HOME: '/data' });
+    expect(worker.volumes).toEqual(['${MISSION_REPOS:-./repos}:/repos', 'mission-data:/data']);
+    expect(Object.keys(worker.depends_on as Record<string, unknown>)).toEqual(['temporal']);
+    // The key comes from the host's environment, never from the file.
+    expect(worker.environment!.OPENAI_API_KEY).toBe('${OPENAI_API_KEY:-}');
+  });
+
+  it('has a Dockerfile that builds dist/ and starts the worker, with git allowed in mounted repositories', () => {
+    const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
+    expect(dockerfile).toMatch(/RUN npm ci --no-audit --no-fund/);
+    expect(dockerfile).toMatch(/COPY --from=build \/app\/dist \.\/dist/);
+    expect(dockerfile).toMatch(/git config --system --add safe.directory '\*'/);
+    expect(dockerfile).toMatch(/ENTRYPOINT \["node", "bin\/mission.js"\]\nCMD \["worker"\]/);
+  });
+});
