@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { approvePlanSignal, rejectPlanSignal } from '../src/api/messages';
 import { formatDuration, type MissionReport } from '../src/api/report';
-import { main } from '../src/cli';
+import { runCli } from './support/cli';
 import { useHarness } from './support/harness';
 import { makeRepo } from './support/repo';
 import { finish, makePlan, planReply, writesFiles } from './support/scripts';
@@ -99,21 +99,10 @@ test('`mission report` prints the Markdown report of a finished mission, and --j
   const handle = await h.start({ prompt: 'Print me', repo: makeRepo(), requirePlanApproval: false });
   const result = await handle.result();
 
-  const printed: string[] = [];
-  const log = jest.spyOn(console, 'log').mockImplementation((text: string) => void printed.push(text));
-  const saved = { address: process.env.TEMPORAL_ADDRESS, home: process.env.MISSION_HOME };
-  process.env.TEMPORAL_ADDRESS = h.address;
-  process.env.MISSION_HOME = h.home;
-  try {
-    expect(await main(['report', handle.workflowId])).toBe(0);
-    expect(await main(['report', handle.workflowId, '--json'])).toBe(0);
-  } finally {
-    log.mockRestore();
-    process.env.TEMPORAL_ADDRESS = saved.address;
-    process.env.MISSION_HOME = saved.home;
-    if (saved.address === undefined) delete process.env.TEMPORAL_ADDRESS;
-    if (saved.home === undefined) delete process.env.MISSION_HOME;
-  }
+  const markdown = await runCli(h, ['report', handle.workflowId]);
+  const json = await runCli(h, ['report', handle.workflowId, '--json']);
+  expect([markdown.code, json.code]).toEqual([0, 0]);
+  const printed = [markdown.out[0], json.out[0]];
   expect(`${printed[0]}\n`).toBe(readFileSync(result.reportPath!, 'utf8'));
   expect(JSON.parse(printed[1]!)).toEqual(result);
 });

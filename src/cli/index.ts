@@ -7,6 +7,7 @@ import { missionKeyFor } from '../api/ids';
 import { renderReport, type MissionReport } from '../api/report';
 import { loadEnvConfig } from '../config';
 import { runWorker } from '../worker';
+import { SCHEDULE_USAGE, scheduleCommand, UsageError } from './schedule';
 
 interface Command {
   summary: string;
@@ -31,7 +32,6 @@ function oneId(args: string[], usage: string): { id: string; values: Record<stri
   return { id: positionals[0]!, values: values as Record<string, string | undefined> };
 }
 
-class UsageError extends Error {}
 
 /** The command table: one entry per command. */
 export const COMMANDS: Record<string, Command> = {
@@ -101,6 +101,11 @@ export const COMMANDS: Record<string, Command> = {
         return 0;
       });
     },
+  },
+  schedule: {
+    summary: 'Create, list, pause, unpause, trigger or delete mission schedules',
+    usage: SCHEDULE_USAGE,
+    run: (args) => withClient((c) => scheduleCommand(c, args)),
   },
   result: {
     summary: 'Wait for the mission to end and print its result as JSON',

@@ -110,8 +110,11 @@ export function useHarness(name: string): Harness {
     await harness.close?.();
   });
   afterEach(() => {
-    harness.model.assertDone();
-    scriptDefaults(harness.model.reset());
+    try {
+      harness.model.assertDone();
+    } finally {
+      scriptDefaults(harness.model.reset()); // a failed test must not fail the next one
+    }
   });
   return harness;
 }
