@@ -1,7 +1,7 @@
 import { Client, Connection, WorkflowIdConflictPolicy, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { MISSION_WORKFLOW, TASK_QUEUE } from './api/constants';
-import { parseMissionInput, type MissionRequest } from './api/input';
+import { MissionInputError, parseMissionInput, type MissionRequest } from './api/input';
 import {
   approvePlanSignal,
   rejectPlanSignal,
@@ -18,11 +18,8 @@ export type { MissionRequest } from './api/input';
 export type { MissionReport } from './api/report';
 export type { MissionStatus } from './api/status';
 
-export class MissionInputError extends Error {
-  constructor(readonly errors: string[]) {
-    super(`Invalid mission input: ${errors.join('; ')}`);
-  }
-}
+export { MissionInputError } from './api/input';
+export { createMissionSchedule, listMissionSchedules, type MissionScheduleOptions } from './schedules';
 
 /** Connects with the standard Temporal environment/profile settings (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ...). */
 export async function connectClient(): Promise<Client> {

@@ -1,9 +1,8 @@
 import { ScheduleOverlapPolicy, type Client, type ScheduleHandle, type ScheduleSummary } from '@temporalio/client';
 import { z } from 'zod';
 import { MISSION_WORKFLOW, TASK_QUEUE } from './api/constants';
-import { parseMissionInput, type MissionRequest } from './api/input';
+import { MissionInputError, parseMissionInput, type MissionRequest } from './api/input';
 import { describeIssues } from './api/issues';
-import { MissionInputError } from './client';
 
 /** How a run that comes due while the previous one still runs is handled (Temporal's overlap policies). */
 export const Overlap = z.enum(['skip', 'buffer-one', 'buffer-all', 'cancel-other', 'terminate-other', 'allow-all']);

@@ -58,6 +58,13 @@ export type MissionInput = z.infer<typeof MissionInput>;
 /** What a caller may pass (every field optional). */
 export type MissionRequest = z.input<typeof MissionInput>;
 
+/** Raised by the client and CLI before anything starts; `errors` has one line per wrong field. */
+export class MissionInputError extends Error {
+  constructor(readonly errors: string[]) {
+    super(`Invalid mission input: ${errors.join('; ')}`);
+  }
+}
+
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; errors: string[] };
 
 export function parseMissionInput(raw: unknown): ParseResult<MissionInput> {
