@@ -1,6 +1,7 @@
 import OpenAI from 'openai';
 import type { ChatCompletionCreateParamsNonStreaming, ChatCompletionMessage } from 'openai/resources/chat/completions';
 import { missionFailure } from '../api/errors';
+import { whileHeartbeating } from './activity-context';
 import type { TokenUsage } from '../api/status';
 
 export interface Completion {
@@ -25,7 +26,7 @@ export class ModelClient {
     const model = request.model ?? this.defaultModel;
     let completion;
     try {
-      completion = await this.openai.chat.completions.create({ ...request, model, stream: false });
+      completion = await whileHeartbeating((signal) => this.openai.chat.completions.create({ ...request, model, stream: false }, { signal }));
     } catch (err) {
       throw toModelFailure(err, model, this.openai.baseURL);
     }

@@ -4,21 +4,25 @@ import type { Activities } from '../activities';
 // Our own failures carry nonRetryable themselves (src/api/errors.ts), so no nonRetryableErrorTypes
 // list here: it would be repeated in every ActivityTaskScheduled event and grow history per turn.
 
-/** git and file steps: quick, retried a few times. */
+/** git and file steps: quick, retried a few times; a dead worker is noticed at the 2 minute timeout. */
 export const steps = proxyActivities<Activities>({
-  startToCloseTimeout: '5 minutes',
+  startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '1 second', maximumAttempts: 5 },
 });
 
-/** Model calls: transient failures (429, 5xx, timeouts) back off and retry; fatal ones fail at once. */
+/**
+ * Model calls: transient failures (429, 5xx, timeouts) back off and retry; fatal ones fail at once.
+ * They heartbeat while waiting, so a dead worker is noticed in 30 s, not at the 10 minute timeout.
+ */
 export const model = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 10 },
 });
 
 /** Agent tool calls: run_command may take up to 30 minutes and heartbeats while it runs. */
 export const tools = proxyActivities<Activities>({
   startToCloseTimeout: '35 minutes',
-  heartbeatTimeout: '2 minutes',
+  heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumAttempts: 3 },
 });

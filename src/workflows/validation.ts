@@ -82,7 +82,7 @@ function finish(ctx: MissionContext, milestone: PlanMilestone, validation: Miles
 function runner(step: ValidationStep) {
   return proxyActivities<Activities>({
     startToCloseTimeout: `${step.timeoutSec + 120} seconds`,
-    heartbeatTimeout: '1 minute',
+    heartbeatTimeout: '30 seconds',
     retry: { initialInterval: '5 seconds', maximumAttempts: 2 },
   });
 }
