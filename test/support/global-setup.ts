@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +17,8 @@ export default async function globalSetup(): Promise<void> {
     return;
   }
   const started = Date.now();
+  // Tests that run the worker or CLI as a separate process use dist/: build it from the current source.
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: path.join(__dirname, '..', '..'), stdio: 'inherit' });
   const binary = findTemporalBinary();
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
