@@ -6,7 +6,10 @@ import { approvePlan, connectClient, getStatus, MissionInputError, rejectPlan, r
 import { missionKeyFor } from '../api/ids';
 import { renderReport, type MissionReport } from '../api/report';
 import { loadEnvConfig } from '../config';
+import { MISSION_WORKFLOW } from '../api/constants';
+import { pauseSignal, resumeSignal } from '../api/messages';
 import { runWorker } from '../worker';
+import { watchMission } from './watch';
 import { SCHEDULE_USAGE, scheduleCommand, UsageError } from './schedule';
 
 interface Command {
@@ -79,6 +82,47 @@ export const COMMANDS: Record<string, Command> = {
       if (!values.feedback) throw new UsageError(`--feedback is required\nusage: ${COMMANDS.revise!.usage}`);
       return withClient(async (c) => (await revisePlan(c, id, values.feedback!), 0));
     },
+  },
+  pause: {
+    summary: 'Stop starting new work (running agents finish)',
+    usage: 'mission pause MISSION_ID [--reason TEXT]',
+    run: (args) => {
+      const { id, values } = oneId(args, COMMANDS.pause!.usage);
+      return withClient(async (c) => (await c.workflow.getHandle(id).signal(pauseSignal, { reason: values.reason }), 0));
+    },
+  },
+  resume: {
+    summary: 'Start new work again after pause',
+    usage: 'mission resume MISSION_ID [--comment TEXT]',
+    run: (args) => {
+      const { id, values } = oneId(args, COMMANDS.resume!.usage);
+      return withClient(async (c) => (await c.workflow.getHandle(id).signal(resumeSignal, { comment: values.comment }), 0));
+    },
+  },
+  cancel: {
+    summary: 'Cancel the mission (work done so far stays on its branch)',
+    usage: 'mission cancel MISSION_ID',
+    run: (args) => withClient(async (c) => (await c.workflow.getHandle(oneId(args, COMMANDS.cancel!.usage).id).cancel(), 0)),
+  },
+  list: {
+    summary: 'List missions (newest first)',
+    usage: 'mission list [--json]',
+    run: (args) =>
+      withClient(async (c) => {
+        const rows = [];
+        for await (const w of c.workflow.list({ query: `WorkflowType = '${MISSION_WORKFLOW}'` })) {
+          rows.push({ missionId: w.workflowId, status: w.status.name, startTime: w.startTime.toISOString(), closeTime: w.closeTime?.toISOString() });
+          if (rows.length >= 100) break;
+        }
+        if (args.includes('--json')) print(rows);
+        else for (const r of rows) console.log(`${r.missionId}\t${r.status}\t${r.startTime}`);
+        return 0;
+      }),
+  },
+  watch: {
+    summary: 'Show live progress until the mission ends (exit 0 when it completed)',
+    usage: 'mission watch MISSION_ID [--json]',
+    run: (args) => withClient((c) => watchMission(c, oneId(args.filter((a) => a !== '--json'), COMMANDS.watch!.usage).id, { json: args.includes('--json') })),
   },
   status: {
     summary: 'Print the mission status as JSON',

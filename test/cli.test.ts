@@ -1,0 +1,72 @@
+import { runCli } from './support/cli';
+import { useHarness } from './support/harness';
+import { makeRepo, treeAt } from './support/repo';
+import { makePlan, planReply, writesFiles } from './support/scripts';
+
+const h = useHarness('cli');
+
+test('start → status → approve → watch to completion → list → report, all from the CLI', async () => {
+  const repo = makeRepo();
+  h.model.script('plan', [planReply(makePlan([{ id: 'm1', features: [{ id: 'cli', files: ['cli.txt'] }] }], 'CLI plan'))]);
+  h.model.script('feature cli', writesFiles({ 'cli.txt': 'via the CLI' }));
+  const id = `cli-flow-${Date.now()}`;
+
+  const started = await runCli(h, ['start', '--id', id, '--input', JSON.stringify({ prompt: 'From the CLI', repo })]);
+  expect(started.code).toBe(0);
+  expect(JSON.parse(started.out[0]!)).toMatchObject({ missionId: id });
+  await h.waitFor(h.client.workflow.getHandle(id), (s) => s.phase === 'awaiting-approval');
+  const status = await runCli(h, ['status', id]);
+  expect(JSON.parse(status.out[0]!)).toMatchObject({ phase: 'awaiting-approval', plan: { title: 'CLI plan' } });
+
+  expect((await runCli(h, ['approve', id, '--by', 'cli-user'])).code).toBe(0);
+  const watched = await runCli(h, ['watch', id]);
+  expect(watched.code).toBe(0);
+  expect(watched.out.at(-1)).toMatch(/: completed · \d+ tokens\n  m1 done · validation not-validated/);
+  expect(treeAt(repo, `mission/${id}`)).toMatchObject({ 'cli.txt': 'via the CLI' });
+
+  let listed: { missionId: string; status: string }[] = [];
+  for (let i = 0; i < 50 && !listed.some((r) => r.missionId === id && r.status === 'COMPLETED'); i++) {
+    listed = JSON.parse((await runCli(h, ['list', '--json'])).out[0]!) as typeof listed;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  expect(listed).toContainEqual(expect.objectContaining({ missionId: id, status: 'COMPLETED' }));
+  expect((await runCli(h, ['report', id])).out[0]).toMatch(/^# Mission report: CLI plan/);
+});
+
+test('revise, pause, resume, reject and cancel from the CLI', async () => {
+  const repo = makeRepo();
+  h.model.script('plan', [planReply(makePlan([{ id: 'm1', features: [{ id: 'a' }] }], 'One')), planReply(makePlan([{ id: 'm1', features: [{ id: 'b' }] }], 'Two'))]);
+  const id = `cli-revise-${Date.now()}`;
+  await runCli(h, ['start', '--id', id, '--input', JSON.stringify({ prompt: 'Revise me', repo })]);
+  const handle = h.client.workflow.getHandle(id);
+  await h.waitFor(handle, (s) => s.phase === 'awaiting-approval');
+  expect((await runCli(h, ['revise', id, '--feedback', 'make it two'])).code).toBe(0);
+  await h.waitFor(handle, (s) => s.phase === 'awaiting-approval' && s.plan?.title === 'Two');
+  expect((await runCli(h, ['pause', id])).code).toBe(0);
+  await h.waitFor(handle, (s) => s.paused);
+  expect((await runCli(h, ['resume', id])).code).toBe(0);
+  await h.waitFor(handle, (s) => !s.paused);
+  expect((await runCli(h, ['reject', id, '--reason', 'changed my mind'])).code).toBe(0);
+  expect(await handle.result()).toMatchObject({ outcome: 'rejected', rejection: { reason: 'changed my mind' } });
+
+  h.model.script('plan', [planReply(makePlan([{ id: 'm1', features: [{ id: 'c' }] }]))]);
+  const other = `cli-cancel-${Date.now()}`;
+  await runCli(h, ['start', '--id', other, '--input', JSON.stringify({ prompt: 'Cancel me', repo })]);
+  await h.waitFor(h.client.workflow.getHandle(other), (s) => s.phase === 'awaiting-approval');
+  expect((await runCli(h, ['cancel', other])).code).toBe(0);
+  await expect(h.client.workflow.getHandle(other).result()).rejects.toThrow();
+  expect((await h.client.workflow.getHandle(other).describe()).status.name).toBe('CANCELLED');
+});
+
+test.each([
+  [['approve'], /expected one mission id\nusage: mission approve MISSION_ID/],
+  [['start', '--input', 'not json'], /--input is not valid JSON/],
+  [['start', '--input', '{"maxConcurency": 1}'], /maxConcurency: unknown field \(did you mean "maxConcurrency"\?\)/],
+  [['start', '--bogus'], /Unknown option '--bogus'/],
+  [['revise', 'some-id'], /--feedback is required/],
+  [['frobnicate'], /unknown command "frobnicate"/],
+])('bad invocation %j exits 2 with a clear message', async (args, message) => {
+  const result = await runCli(h, args);
+  expect(result.code).toBe(2);
+  expect(result.err.join('\n')).toMatch(message);
+});
