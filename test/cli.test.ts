@@ -21,7 +21,7 @@ test('start → status → approve → watch to completion → list → report, 
   expect((await runCli(h, ['approve', id, '--by', 'cli-user'])).code).toBe(0);
   const watched = await runCli(h, ['watch', id]);
   expect(watched.code).toBe(0);
-  expect(watched.out.at(-1)).toMatch(/: completed · \d+ tokens\n  m1 done · validation not-validated/);
+  expect(watched.out.at(-1)).toMatch(/: completed · \d+ tokens\n {2}m1 done · validation not-validated/);
   expect(treeAt(repo, `mission/${id}`)).toMatchObject({ 'cli.txt': 'via the CLI' });
 
   let listed: { missionId: string; status: string }[] = [];
