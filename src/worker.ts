@@ -3,6 +3,7 @@ import { loadClientConnectConfig } from '@temporalio/envconfig';
 import OpenAI from 'openai';
 import { createActivities, type ActivityDeps } from './activities';
 import { loadEnvConfig, type EnvConfig } from './config';
+import { ensureSearchAttributes } from './search-attributes';
 
 export interface MissionWorkerOptions {
   connection: NativeConnection;
@@ -52,11 +53,13 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
   const { connectionOptions, namespace } = loadClientConnectConfig();
   const connection = await NativeConnection.connect(connectionOptions);
   try {
+    const ns = namespace ?? config.TEMPORAL_NAMESPACE;
+    const searchAttributes = await ensureSearchAttributes(connectionOptions, ns);
     const worker = await createMissionWorker({
       connection,
-      namespace: namespace ?? config.TEMPORAL_NAMESPACE,
+      namespace: ns,
       taskQueue: config.MISSION_TASK_QUEUE,
-      deps: activityDeps(config, env),
+      deps: { ...activityDeps(config, env), searchAttributes },
     });
     console.log(`mission worker: task queue "${config.MISSION_TASK_QUEUE}" on ${connectionOptions.address ?? 'localhost:7233'}, data in ${config.MISSION_HOME}`);
     await worker.run();

@@ -132,6 +132,13 @@ test('a mission started and approved with the plain Temporal CLI runs to complet
   expect(stdout).toContain('"outcome": "completed"');
   expect(treeAt(repo, `mission/${id}`)).toMatchObject({ 'cli.txt': 'from the cli' });
   expect(path.isAbsolute(repo)).toBe(true);
+  // Filter missions by their search attributes with the plain CLI (visibility is eventually consistent).
+  let listed = '';
+  for (let i = 0; i < 50 && !listed.includes(id); i++) {
+    listed = (await run(binary, ['workflow', 'list', ...common, '--query', `WorkflowId = '${id}' AND MissionStatus = 'completed'`, '--output', 'json'])).stdout;
+    if (!listed.includes(id)) await new Promise((r) => setTimeout(r, 200));
+  }
+  expect(listed).toContain(id);
 });
 
 test('cancelling the mission at the approval gate aborts it and removes the empty branch and worktree', async () => {

@@ -227,4 +227,14 @@ test('workflows, child workflows and activities carry readable summaries for the
   };
   expect(meta.currentDetails).toMatch(/^completed: mission completed on mission\/\S+; report at .* · milestones 1\/1 · \d+ tokens$/);
   expect(meta.definition.signalDefinitions.find((d) => d.name === 'approvePlan')?.description).toBe('Approve the plan: { comment?, approvedBy? }');
+
+  // Search attributes let people filter missions in the Web UI and with `temporal workflow list --query`.
+  const query = `WorkflowId = '${handle.workflowId}' AND MissionStatus = 'completed' AND MissionRepo = '${git(repo, 'rev-parse', '--show-toplevel')}'`;
+  let found: string[] = [];
+  for (let i = 0; i < 50 && !found.length; i++) {
+    found = [];
+    for await (const w of h.client.workflow.list({ query })) found.push(w.workflowId);
+    if (!found.length) await new Promise((r) => setTimeout(r, 200));
+  }
+  expect(found).toEqual([handle.workflowId]);
 });

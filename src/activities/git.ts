@@ -23,6 +23,8 @@ export interface PrepareResult {
   branch: string;
   baseCommit: string;
   context: { agentsMd: boolean; skills: string[]; fileCount: number };
+  /** Whether this worker's namespace has the mission search attributes (decided by the worker, recorded here). */
+  searchAttributes: boolean;
 }
 
 export interface MergeInput {
@@ -50,7 +52,7 @@ const MAX_AGENTS_MD = 20_000;
 const MAX_SKILL = 8_000;
 const MAX_LISTED_FILES = 300;
 
-export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: string }) {
+export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: string; searchAttributes?: boolean }) {
   const { paths } = deps;
 
   async function prepareMission(input: PrepareInput): Promise<PrepareResult> {
@@ -82,6 +84,7 @@ export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: s
         branch,
         baseCommit,
         context: { agentsMd: Boolean(context.agentsMd), skills: context.skills.map((s) => s.name), fileCount: context.fileCount },
+        searchAttributes: deps.searchAttributes ?? false,
       };
     });
   }

@@ -18,6 +18,8 @@ export interface ActivityDeps {
   defaultRepo?: string;
   /** Environment for commands agents run; secrets are scrubbed from it. */
   toolEnv?: NodeJS.ProcessEnv;
+  /** MissionStatus/MissionRepo exist in the namespace, so missions may upsert them. */
+  searchAttributes?: boolean;
 }
 
 /** The one place activities are wired. Workflows use `ReturnType<typeof createActivities>` for types only. */
@@ -25,7 +27,7 @@ export function createActivities(deps: ActivityDeps) {
   const paths = new MissionPaths(deps.home);
   const model = new ModelClient(deps.openai, deps.defaultModel);
   return {
-    ...createGitActivities({ paths, defaultRepo: deps.defaultRepo }),
+    ...createGitActivities({ paths, defaultRepo: deps.defaultRepo, searchAttributes: deps.searchAttributes ?? false }),
     ...createLlmActivities({ model, paths }),
     ...createAgentActivities({ paths, toolEnv: scrubEnv(deps.toolEnv ?? process.env) }),
     ...createValidationActivities({ paths, env: deps.toolEnv }),

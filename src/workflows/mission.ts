@@ -1,4 +1,4 @@
-import { CancellationScope, condition, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, condition, isCancellation, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { z } from 'zod';
 import { MAX_PLAN_ATTEMPTS } from '../api/constants';
 import { missionFailure, rootFailure, toMissionFailure } from '../api/errors';
@@ -20,6 +20,7 @@ import {
 } from '../api/messages';
 import type { Plan } from '../api/plan';
 import { reportFromStatus, type MissionReport, type Outcome } from '../api/report';
+import { MissionRepoKey, MissionStatusKey } from '../api/search';
 import { FINAL_PHASES } from '../api/status';
 import type { MissionContext } from './agents';
 import { runMilestone } from './milestone';
@@ -46,6 +47,13 @@ export async function mission(rawInput?: unknown): Promise<MissionReport> {
       baseBranch: input.baseBranch,
     });
     Object.assign(state.status, { repo: prep.repo, branch: prep.branch, worktree: prep.worktree, baseCommit: prep.baseCommit });
+    if (prep.searchAttributes) {
+      state.searchAttributes = true;
+      upsertSearchAttributes([
+        { key: MissionRepoKey, value: prep.repo },
+        { key: MissionStatusKey, value: state.phase },
+      ]);
+    }
     ctx = { missionId: info.workflowId, missionKey, input, state, prep };
 
     const decision = await planUntilDecided(ctx);

@@ -1,4 +1,5 @@
-import { setCurrentDetails } from '@temporalio/workflow';
+import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
+import { MissionStatusKey } from '../api/search';
 import { MAX_STATUS_EVENTS } from '../api/constants';
 import type { Plan } from '../api/plan';
 import {
@@ -24,6 +25,8 @@ export type PlanDecision =
 export class MissionState {
   readonly status: MissionStatus;
   decision: PlanDecision | undefined;
+  /** Set once the worker confirmed the search attributes exist: keeps MissionStatus current. */
+  searchAttributes = false;
 
   constructor(missionId: string, prompt: string) {
     const at = nowIso();
@@ -51,6 +54,7 @@ export class MissionState {
     this.status.phase = phase;
     this.record('phase', message ?? phase);
     setCurrentDetails(this.details(message ?? phase));
+    if (this.searchAttributes) upsertSearchAttributes([{ key: MissionStatusKey, value: phase }]);
   }
 
   /** One line for the Web UI and `temporal workflow describe`. */

@@ -6,6 +6,7 @@ import type { MissionRequest } from '../../src/api/input';
 import { statusQuery } from '../../src/api/messages';
 import type { MissionStatus } from '../../src/api/status';
 import type { mission } from '../../src/workflows/mission';
+import { ensureSearchAttributes } from '../../src/search-attributes';
 import { createMissionWorker } from '../../src/worker';
 import { ScriptedModelServer } from './model-server';
 import { tempDir } from './repo';
@@ -49,6 +50,7 @@ export async function createHarness(name: string): Promise<Harness> {
       home,
       defaultModel: 'test-model',
       toolEnv: { PATH: process.env.PATH, HOME: process.env.HOME },
+      searchAttributes: await ensureSearchAttributes({ address }, 'default'),
     },
   });
   const running = worker.run();

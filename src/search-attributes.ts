@@ -1,0 +1,39 @@
+import { Connection } from '@temporalio/client';
+import type { NativeConnectionOptions } from '@temporalio/worker';
+import { temporal } from '@temporalio/proto';
+import { MISSION_SEARCH_ATTRIBUTES } from './api/search';
+
+/**
+ * Registers MissionStatus and MissionRepo in the namespace when they are missing (dev server, self-hosted).
+ * Returns whether they exist: missions upsert them only then, because upserting an unknown attribute
+ * would fail every workflow task. Where registration is not allowed (e.g. Temporal Cloud without admin
+ * rights) the worker runs without them and says how to add them.
+ */
+export async function ensureSearchAttributes(options: Pick<NativeConnectionOptions, 'address' | 'tls' | 'apiKey' | 'metadata'>, namespace: string): Promise<boolean> {
+  const connection = await Connection.connect({ address: options.address, tls: options.tls, apiKey: options.apiKey, metadata: options.metadata });
+  const missing = async () => {
+    const existing = await connection.operatorService.listSearchAttributes({ namespace });
+    return MISSION_SEARCH_ATTRIBUTES.filter((key) => !(key.name in (existing.customAttributes ?? {})));
+  };
+  try {
+    const absent = await missing();
+    if (!absent.length) return true;
+    try {
+      await connection.operatorService.addSearchAttributes({
+        namespace,
+        searchAttributes: Object.fromEntries(absent.map((key) => [key.name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
+      });
+    } catch (err) {
+      if ((await missing()).length) throw err; // another worker added them at the same time: fine
+    }
+    return true;
+  } catch (err) {
+    console.warn(
+      `mission worker: search attributes MissionStatus/MissionRepo are not available (${(err as Error).message}); missions run without them. ` +
+        `Add them with: temporal operator search-attribute create --namespace ${namespace} --name MissionStatus --type Keyword (and MissionRepo).`,
+    );
+    return false;
+  } finally {
+    await connection.close();
+  }
+}
