@@ -18,7 +18,7 @@ test('start → status → approve → watch to completion → list → report, 
   const status = await runCli(h, ['status', id]);
   expect(JSON.parse(status.out[0]!)).toMatchObject({ phase: 'awaiting-approval', plan: { title: 'CLI plan' } });
 
-  expect((await runCli(h, ['approve', id, '--by', 'cli-user'])).code).toBe(0);
+  expect((await runCli(h, ['approve', id, '--by', 'cli-user', '--node', 'mission:approve-plan'])).code).toBe(0);
   const watched = await runCli(h, ['watch', id]);
   expect(watched.code).toBe(0);
   expect(watched.out.at(-1)).toMatch(/: completed · \d+ tokens\n {2}m1 done · validation not-validated/);
@@ -65,6 +65,7 @@ test.each([
   [['start', '--bogus'], /Unknown option '--bogus'/],
   [['revise', 'some-id'], /--feedback is required/],
   [['frobnicate'], /unknown command "frobnicate"/],
+  [['approve', 'some-id', '--node', 'deploy'], /--node must be mission:approve-plan/],
 ])('bad invocation %j exits 2 with a clear message', async (args, message) => {
   const result = await runCli(h, args);
   expect(result.code).toBe(2);

@@ -30,7 +30,11 @@ const withClient = async (fn: (client: Client) => Promise<number>) => {
 const print = (value: unknown) => console.log(JSON.stringify(value, null, 2));
 
 function oneId(args: string[], usage: string): { id: string; values: Record<string, string | undefined> } {
-  const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { comment: { type: 'string' }, reason: { type: 'string' }, feedback: { type: 'string' }, by: { type: 'string' } } });
+  const { positionals, values } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { comment: { type: 'string' }, reason: { type: 'string' }, feedback: { type: 'string' }, by: { type: 'string' }, node: { type: 'string' } },
+  });
   if (positionals.length !== 1) throw new UsageError(`expected one mission id\nusage: ${usage}`);
   return { id: positionals[0]!, values: values as Record<string, string | undefined> };
 }
@@ -60,9 +64,13 @@ export const COMMANDS: Record<string, Command> = {
   },
   approve: {
     summary: 'Approve the plan',
-    usage: 'mission approve MISSION_ID [--comment TEXT] [--by NAME]',
+    usage: 'mission approve MISSION_ID [--comment TEXT] [--by NAME] [--node mission:approve-plan]',
     run: (args) => {
       const { id, values } = oneId(args, COMMANDS.approve!.usage);
+      // `--node mission:approve-plan` names the one approval node a mission has (a convention from graph-style runners).
+      if (values.node !== undefined && values.node !== 'mission:approve-plan') {
+        throw new UsageError(`--node must be mission:approve-plan (the plan approval gate), not "${values.node}"`);
+      }
       return withClient(async (c) => (await approvePlan(c, id, { comment: values.comment, approvedBy: values.by }), 0));
     },
   },
