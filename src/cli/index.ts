@@ -8,6 +8,7 @@ import { renderReport, type MissionReport } from '../api/report';
 import { loadEnvConfig } from '../config';
 import { MISSION_WORKFLOW } from '../api/constants';
 import { pauseSignal, resumeSignal } from '../api/messages';
+import { runDev } from '../dev';
 import { runWorker } from '../worker';
 import { watchMission } from './watch';
 import { SCHEDULE_USAGE, scheduleCommand, UsageError } from './schedule';
@@ -43,6 +44,18 @@ function oneId(args: string[], usage: string): { id: string; values: Record<stri
 /** The command table: one entry per command. */
 export const COMMANDS: Record<string, Command> = {
   worker: { summary: 'Run a worker for the mission task queue', usage: 'mission worker', run: async () => (await runWorker(), 0) },
+  dev: {
+    summary: 'Run a local Temporal dev server (persistent, with Web UI) and a worker in one process',
+    usage: 'mission dev [--port 7233] [--ui-port 8233] [--db FILE]',
+    run: async (args) => {
+      const { values } = parseArgs({ args, options: { port: { type: 'string' }, 'ui-port': { type: 'string' }, db: { type: 'string' } } });
+      const port = Number(values.port ?? 7233);
+      const uiPort = Number(values['ui-port'] ?? 8233);
+      if (!Number.isInteger(port) || !Number.isInteger(uiPort)) throw new UsageError('--port and --ui-port must be port numbers');
+      await runDev({ port, uiPort, db: values.db });
+      return 0;
+    },
+  },
   start: {
     summary: 'Start a mission from a JSON input',
     usage: "mission start --input '{\"prompt\":\"...\",\"repo\":\"/abs/path\"}' [--id MISSION_ID]",
