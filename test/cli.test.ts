@@ -71,3 +71,13 @@ test.each([
   expect(result.code).toBe(2);
   expect(result.err.join('\n')).toMatch(message);
 });
+
+test('an unknown mission id and an unreachable server each get a message that says what to do', async () => {
+  const unknown = await runCli(h, ['status', 'no-such-mission']);
+  expect(unknown.code).toBe(1);
+  expect(unknown.err.join('\n')).toMatch(/no mission "no-such-mission" on this Temporal server and namespace; "mission list" shows the missions/);
+
+  const unreachable = await runCli(h, ['status', 'x'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+  expect(unreachable.code).toBe(1);
+  expect(unreachable.err.join('\n')).toMatch(/cannot reach Temporal at 127\.0\.0\.1:1 .*"npx mission dev".*TEMPORAL_ADDRESS/);
+}, 60_000);

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { approvePlan, connectClient, getStatus, MissionInputError, rejectPlan, revisePlan, startMission, waitForReport } from '../client';
 import { missionKeyFor } from '../api/ids';
 import { renderReport, type MissionReport } from '../api/report';
@@ -20,7 +20,17 @@ interface Command {
 }
 
 const withClient = async (fn: (client: Client) => Promise<number>) => {
-  const client = await connectClient();
+  let client: Client;
+  try {
+    client = await connectClient();
+  } catch (err) {
+    const address = process.env.TEMPORAL_ADDRESS ?? 'localhost:7233';
+    throw new Error(
+      `cannot reach Temporal at ${address} (${(err as Error).message}); start a local server with "npx mission dev" ` +
+        `(or "temporal server start-dev"), or set TEMPORAL_ADDRESS to your server`,
+      { cause: err },
+    );
+  }
   try {
     return await fn(client);
   } finally {
@@ -29,6 +39,17 @@ const withClient = async (fn: (client: Client) => Promise<number>) => {
 };
 
 const print = (value: unknown) => console.log(JSON.stringify(value, null, 2));
+
+type Values = Record<string, string | undefined>;
+
+/** A command on one mission: checks its flags first (no connection for a usage error), then acts. */
+function onMission(usage: () => string, act: (client: Client, id: string, values: Values) => Promise<unknown>, check?: (values: Values) => void) {
+  return (args: string[]) => {
+    const { id, values } = oneId(args, usage());
+    check?.(values);
+    return withClient(async (client) => (await act(client, id, values), 0));
+  };
+}
 
 function oneId(args: string[], usage: string): { id: string; values: Record<string, string | undefined> } {
   const { positionals, values } = parseArgs({
@@ -78,52 +99,46 @@ export const COMMANDS: Record<string, Command> = {
   approve: {
     summary: 'Approve the plan',
     usage: 'mission approve MISSION_ID [--comment TEXT] [--by NAME] [--node mission:approve-plan]',
-    run: (args) => {
-      const { id, values } = oneId(args, COMMANDS.approve!.usage);
+    run: onMission(
+      () => COMMANDS.approve!.usage,
+      (c, id, v) => approvePlan(c, id, { comment: v.comment, approvedBy: v.by }),
       // `--node mission:approve-plan` names the one approval node a mission has (a convention from graph-style runners).
-      if (values.node !== undefined && values.node !== 'mission:approve-plan') {
-        throw new UsageError(`--node must be mission:approve-plan (the plan approval gate), not "${values.node}"`);
-      }
-      return withClient(async (c) => (await approvePlan(c, id, { comment: values.comment, approvedBy: values.by }), 0));
-    },
+      (v) => {
+        if (v.node !== undefined && v.node !== 'mission:approve-plan') throw new UsageError(`--node must be mission:approve-plan (the plan approval gate), not "${v.node}"`);
+      },
+    ),
   },
   reject: {
     summary: 'Reject the plan and end the mission',
     usage: 'mission reject MISSION_ID [--reason TEXT]',
-    run: (args) => {
-      const { id, values } = oneId(args, COMMANDS.reject!.usage);
-      return withClient(async (c) => (await rejectPlan(c, id, { reason: values.reason }), 0));
-    },
+    run: onMission(() => COMMANDS.reject!.usage, (c, id, v) => rejectPlan(c, id, { reason: v.reason })),
   },
   revise: {
     summary: 'Ask for a new plan with feedback',
     usage: 'mission revise MISSION_ID --feedback TEXT',
-    run: (args) => {
-      const { id, values } = oneId(args, COMMANDS.revise!.usage);
-      if (!values.feedback) throw new UsageError(`--feedback is required\nusage: ${COMMANDS.revise!.usage}`);
-      return withClient(async (c) => (await revisePlan(c, id, values.feedback!), 0));
-    },
+    run: onMission(
+      () => COMMANDS.revise!.usage,
+      (c, id, v) => revisePlan(c, id, v.feedback!),
+      (v) => {
+        if (!v.feedback) throw new UsageError(`--feedback is required
+usage: ${COMMANDS.revise!.usage}`);
+      },
+    ),
   },
   pause: {
     summary: 'Stop starting new work (running agents finish)',
     usage: 'mission pause MISSION_ID [--reason TEXT]',
-    run: (args) => {
-      const { id, values } = oneId(args, COMMANDS.pause!.usage);
-      return withClient(async (c) => (await c.workflow.getHandle(id).signal(pauseSignal, { reason: values.reason }), 0));
-    },
+    run: onMission(() => COMMANDS.pause!.usage, (c, id, v) => c.workflow.getHandle(id).signal(pauseSignal, { reason: v.reason })),
   },
   resume: {
     summary: 'Start new work again after pause',
     usage: 'mission resume MISSION_ID [--comment TEXT]',
-    run: (args) => {
-      const { id, values } = oneId(args, COMMANDS.resume!.usage);
-      return withClient(async (c) => (await c.workflow.getHandle(id).signal(resumeSignal, { comment: values.comment }), 0));
-    },
+    run: onMission(() => COMMANDS.resume!.usage, (c, id, v) => c.workflow.getHandle(id).signal(resumeSignal, { comment: v.comment })),
   },
   cancel: {
     summary: 'Cancel the mission (work done so far stays on its branch)',
     usage: 'mission cancel MISSION_ID',
-    run: (args) => withClient(async (c) => (await c.workflow.getHandle(oneId(args, COMMANDS.cancel!.usage).id).cancel(), 0)),
+    run: onMission(() => COMMANDS.cancel!.usage, (c, id) => c.workflow.getHandle(id).cancel()),
   },
   list: {
     summary: 'List missions (newest first)',
@@ -148,7 +163,7 @@ export const COMMANDS: Record<string, Command> = {
   status: {
     summary: 'Print the mission status as JSON',
     usage: 'mission status MISSION_ID',
-    run: (args) => withClient(async (c) => (print(await getStatus(c, oneId(args, COMMANDS.status!.usage).id)), 0)),
+    run: onMission(() => COMMANDS.status!.usage, async (c, id) => print(await getStatus(c, id))),
   },
   report: {
     summary: 'Print the mission report (Markdown, or JSON with --json)',
@@ -175,7 +190,7 @@ export const COMMANDS: Record<string, Command> = {
   result: {
     summary: 'Wait for the mission to end and print its result as JSON',
     usage: 'mission result MISSION_ID',
-    run: (args) => withClient(async (c) => (print(await waitForReport(c, oneId(args, COMMANDS.result!.usage).id)), 0)),
+    run: onMission(() => COMMANDS.result!.usage, async (c, id) => print(await waitForReport(c, id))),
   },
 };
 
@@ -215,6 +230,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof UsageError || err instanceof MissionInputError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       console.error(`mission ${name}: ${(err as Error).message}`);
       return 2;
+    }
+    if (err instanceof WorkflowNotFoundError) {
+      console.error(`mission ${name}: no mission "${err.workflowId}" on this Temporal server and namespace; "mission list" shows the missions`);
+      return 1;
     }
     console.error(`mission ${name}: ${(err as Error).message}`);
     return 1;

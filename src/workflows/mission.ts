@@ -63,7 +63,7 @@ export async function mission(rawInput?: unknown): Promise<MissionReport> {
       return await report(state, missionKey, input, 'rejected', { rejection: { reason: decision.reason } });
     }
 
-    state.setPhase('running', decision.kind === 'approve' && 'approvedBy' in decision && decision.approvedBy ? `plan approved by ${decision.approvedBy}` : 'plan approved');
+    state.setPhase('running', decision.approvedBy ? `plan approved by ${decision.approvedBy}` : 'plan approved');
     let head = prep.baseCommit;
     for (const milestone of state.status.plan!.milestones) {
       await condition(() => !state.status.paused);
@@ -95,7 +95,7 @@ export async function mission(rawInput?: unknown): Promise<MissionReport> {
 }
 
 /** Plans, shows the plan, and waits for the human: approve → go, revise → plan again, reject → stop. */
-async function planUntilDecided(ctx: MissionContext): Promise<PlanDecision> {
+async function planUntilDecided(ctx: MissionContext): Promise<Exclude<PlanDecision, { kind: 'revise' }>> {
   const { state, input } = ctx;
   let turn = 0;
   let followUp: Parameters<typeof model.planTurn>[0]['followUp'];

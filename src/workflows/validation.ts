@@ -31,7 +31,7 @@ export async function validateMilestone(ctx: MissionContext, milestone: PlanMile
   }
 
   const first = await runChecks(ctx, plan, 'initial', validation);
-  if (first.passed) return finish(ctx, milestone, validation, 'passed');
+  if (first.passed) return finish(ctx, milestone, validation, 'passed', first);
 
   state.updateMilestone(milestone.id, { state: 'repairing' });
   state.setPhase('repairing', `repairing ${milestone.id}: ${failed(first).map((r) => r.name).join(', ')} failed`);
@@ -49,30 +49,32 @@ export async function validateMilestone(ctx: MissionContext, milestone: PlanMile
 
   state.setPhase('validating', `revalidating ${milestone.id} after repair`);
   const second = await runChecks(ctx, plan, 'after-repair', validation);
-  return finish(ctx, milestone, validation, second.passed ? 'repaired' : 'failed');
+  return finish(ctx, milestone, validation, second.passed ? 'repaired' : 'failed', second);
 }
 
+/**
+ * Runs every step once. Returns the full results (their output goes to the repair agent); the status gets
+ * a copy with shorter output tails, filled in as each command finishes so progress shows live.
+ */
 async function runChecks(ctx: MissionContext, plan: ValidationPlan, attempt: ValidationRun['attempt'], validation: MilestoneValidation): Promise<ValidationRun> {
   const run: ValidationRun = { attempt, passed: false, results: [] };
-  validation.runs.push(run);
-  const all = [...plan.install, ...plan.commands, ...(plan.browser ? [plan.browser] : [])];
-  for (const step of all) {
+  const shown: ValidationRun = { attempt, passed: false, results: [] };
+  validation.runs.push(shown);
+  for (const step of [...plan.install, ...plan.commands, ...(plan.browser ? [plan.browser] : [])]) {
     const result = await runner(step).runValidationCommand.executeWithOptions({ summary: `validate: ${step.run}`.slice(0, 100) }, [
       { missionKey: ctx.missionKey, worktree: ctx.prep.worktree, step },
     ]);
     run.results.push(result);
+    shown.results.push({ ...result, outputTail: result.outputTail.slice(-STATUS_TAIL) });
     ctx.state.record('validation', `${step.name}: ${describe(result)}`);
   }
-  run.passed = failed(run).length === 0;
-  // Full tails went to the repair agent; the status keeps shorter ones.
-  validation.runs = validation.runs.map((r) => ({ ...r, results: r.results.map((c) => ({ ...c, outputTail: c.outputTail.slice(-STATUS_TAIL) })) }));
+  run.passed = shown.passed = failed(run).length === 0;
   return run;
 }
 
-function finish(ctx: MissionContext, milestone: PlanMilestone, validation: MilestoneValidation, status: MilestoneValidation['status']): MilestoneValidation {
-  const last = validation.runs[validation.runs.length - 1];
+function finish(ctx: MissionContext, milestone: PlanMilestone, validation: MilestoneValidation, status: MilestoneValidation['status'], last: ValidationRun): MilestoneValidation {
   validation.status = status;
-  validation.unresolved = last ? failed(last).map((r) => r.name) : [];
+  validation.unresolved = failed(last).map((r) => r.name);
   ctx.state.updateMilestone(milestone.id, { validation });
   ctx.state.record('validation', `${milestone.id} validation ${status}${validation.unresolved.length ? `; unresolved: ${validation.unresolved.join(', ')}` : ''}`);
   return validation;
