@@ -1,61 +1,74 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { MISSION_SEARCH_ATTRIBUTES } from './api/search';
-import { loadEnvConfig } from './config';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { loadEnvConfig, type EnvConfig } from './config';
+import { startEmbeddedServer, temporalAnswers, type EmbeddedServer } from './embedded';
 import { activityDeps, createMissionWorker } from './worker';
 
-export interface DevOptions {
+export interface LocalServerOptions {
   port: number;
   uiPort: number;
   /** SQLite file of the dev server: missions survive restarts. Default <MISSION_HOME>/temporal/dev.db */
   db?: string;
 }
 
-/** The `temporal` binary: TEMPORAL_CLI_PATH, else on PATH; undefined lets the SDK download one. */
-function temporalBinary(env: NodeJS.ProcessEnv): string | undefined {
-  if (env.TEMPORAL_CLI_PATH) return env.TEMPORAL_CLI_PATH;
-  try {
-    return execFileSync('which', ['temporal'], { encoding: 'utf8' }).trim() || undefined;
-  } catch {
-    return undefined;
-  }
+export const DEFAULT_PORT = 7233;
+export const DEFAULT_UI_PORT = 8233;
+
+export const defaultDb = (config: EnvConfig) => path.join(config.MISSION_HOME, 'temporal', 'dev.db');
+
+/** Where `mission run` talks to Temporal: TEMPORAL_ADDRESS; else a server already on the local port; else one it starts. */
+export interface LocalTemporal {
+  address: string;
+  uiUrl?: string;
+  origin: 'configured' | 'local' | 'embedded';
+  server?: EmbeddedServer;
+}
+
+export async function resolveTemporal(opts: LocalServerOptions, env: NodeJS.ProcessEnv = process.env): Promise<LocalTemporal> {
+  const config = loadEnvConfig(env);
+  if (config.TEMPORAL_ADDRESS) return { address: config.TEMPORAL_ADDRESS, origin: 'configured' };
+  const address = `127.0.0.1:${opts.port}`;
+  if (await temporalAnswers(address)) return { address, uiUrl: `http://127.0.0.1:${opts.uiPort}`, origin: 'local' };
+  const server = await startEmbeddedServer({ port: opts.port, uiPort: opts.uiPort, db: opts.db ?? defaultDb(config) }, env);
+  return { address: server.address, uiUrl: server.uiUrl, origin: 'embedded', server };
+}
+
+/** A worker in this process for the mission task queue, on the given server. */
+export async function startLocalWorker(address: string, env: NodeJS.ProcessEnv = process.env): Promise<{ worker: Worker; close(): Promise<void> }> {
+  const config = loadEnvConfig(env);
+  const connection = await NativeConnection.connect({ address });
+  const worker = await createMissionWorker({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.MISSION_TASK_QUEUE,
+    // The embedded server registers the search attributes at start.
+    deps: { ...activityDeps(config, env), searchAttributes: true },
+  });
+  return { worker, close: () => connection.close() };
 }
 
 /**
  * `mission dev`: a local Temporal dev server (persistent, with the Web UI) and a worker in this process.
  * Stop it with Ctrl-C; start it again and unfinished missions continue where they stopped.
  */
-export async function runDev(opts: DevOptions, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function runDev(opts: LocalServerOptions, env: NodeJS.ProcessEnv = process.env, json = false): Promise<void> {
   const config = loadEnvConfig(env);
-  const db = opts.db ?? path.join(config.MISSION_HOME, 'temporal', 'dev.db');
-  mkdirSync(path.dirname(db), { recursive: true });
-  const binary = temporalBinary(env);
-  const server = await TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: binary ? { type: 'existing-path', path: binary } : { type: 'cached-download' },
-      dbFilename: db,
-      ip: '127.0.0.1',
-      port: opts.port,
-      ui: true,
-      uiPort: opts.uiPort,
-      searchAttributes: MISSION_SEARCH_ATTRIBUTES,
-      log: { format: 'pretty', level: 'warn' },
-    },
-  });
+  const server = await startEmbeddedServer({ port: opts.port, uiPort: opts.uiPort, db: opts.db ?? defaultDb(config) }, env);
   try {
-    const worker = await createMissionWorker({
-      connection: server.nativeConnection,
-      taskQueue: config.MISSION_TASK_QUEUE,
-      deps: { ...activityDeps(config, env), searchAttributes: true },
-    });
-    console.log(
-      `mission dev: Temporal on 127.0.0.1:${opts.port}, Web UI http://127.0.0.1:${opts.uiPort}, data in ${db}\n` +
-        `mission dev: worker on task queue "${config.MISSION_TASK_QUEUE}"; in another terminal: export TEMPORAL_ADDRESS=127.0.0.1:${opts.port}`,
-    );
-    await worker.run(); // until SIGINT/SIGTERM
+    const { worker, close } = await startLocalWorker(server.address, env);
+    try {
+      const ready = { address: server.address, webUi: server.uiUrl, db: server.db, serverLog: server.log, taskQueue: config.MISSION_TASK_QUEUE, missionHome: config.MISSION_HOME };
+      console.log(
+        json
+          ? JSON.stringify({ event: 'ready', ...ready })
+          : `mission dev: Temporal on ${server.address}, Web UI ${server.uiUrl}, data in ${server.db}\n` +
+              `mission dev: worker on task queue "${config.MISSION_TASK_QUEUE}"; in another terminal: export TEMPORAL_ADDRESS=${server.address}`,
+      );
+      await worker.run(); // until SIGINT/SIGTERM
+    } finally {
+      await close();
+    }
   } finally {
-    await server.teardown();
+    await server.stop();
   }
 }

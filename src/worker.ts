@@ -48,7 +48,7 @@ export function activityDeps(config: EnvConfig, env: NodeJS.ProcessEnv = process
 }
 
 /** `mission worker`: serves the task queue until SIGINT/SIGTERM. */
-export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function runWorker(env: NodeJS.ProcessEnv = process.env, json = false): Promise<void> {
   const config = loadEnvConfig(env);
   const { connectionOptions, namespace } = loadClientConnectConfig();
   const connection = await NativeConnection.connect(connectionOptions);
@@ -61,7 +61,12 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
       taskQueue: config.MISSION_TASK_QUEUE,
       deps: { ...activityDeps(config, env), searchAttributes },
     });
-    console.log(`mission worker: task queue "${config.MISSION_TASK_QUEUE}" on ${connectionOptions.address ?? 'localhost:7233'}, data in ${config.MISSION_HOME}`);
+    const address = connectionOptions.address ?? 'localhost:7233';
+    console.log(
+      json
+        ? JSON.stringify({ event: 'ready', address, namespace: ns, taskQueue: config.MISSION_TASK_QUEUE, missionHome: config.MISSION_HOME })
+        : `mission worker: task queue "${config.MISSION_TASK_QUEUE}" on ${address}, data in ${config.MISSION_HOME}`,
+    );
     await worker.run();
   } finally {
     await connection.close();

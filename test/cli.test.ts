@@ -5,23 +5,29 @@ import { makePlan, planReply, writesFiles } from './support/scripts';
 
 const h = useHarness('cli');
 
-test('start → status → approve → watch to completion → list → report, all from the CLI', async () => {
+test('run --detach → status → approve → watch to completion → list → report, all from the CLI as a subprocess', async () => {
   const repo = makeRepo();
   h.model.script('plan', [planReply(makePlan([{ id: 'm1', features: [{ id: 'cli', files: ['cli.txt'] }] }], 'CLI plan'))]);
   h.model.script('feature cli', writesFiles({ 'cli.txt': 'via the CLI' }));
   const id = `cli-flow-${Date.now()}`;
 
-  const started = await runCli(h, ['start', '--id', id, '--input', JSON.stringify({ prompt: 'From the CLI', repo })]);
+  // TEMPORAL_ADDRESS is set (the test server), so `run` uses it and the harness's worker serves the task queue.
+  const started = await runCli(h, ['run', 'From the CLI', '--repo', repo, '--id', id, '--detach', '--json', '--max-concurrency', '2']);
   expect(started.code).toBe(0);
-  expect(JSON.parse(started.out[0]!)).toMatchObject({ missionId: id });
-  await h.waitFor(h.client.workflow.getHandle(id), (s) => s.phase === 'awaiting-approval');
-  const status = await runCli(h, ['status', id]);
+  expect(JSON.parse(started.out[0]!)).toMatchObject({ missionId: id, address: h.address, continued: false });
+  const handle = h.client.workflow.getHandle(id);
+  await h.waitFor(handle, (s) => s.phase === 'awaiting-approval');
+  const status = await runCli(h, ['status', id, '--json']);
   expect(JSON.parse(status.out[0]!)).toMatchObject({ phase: 'awaiting-approval', plan: { title: 'CLI plan' } });
+  expect((await runCli(h, ['status', id])).out[0]).toMatch(new RegExp(`^${id}: awaiting-approval · \\d+ tokens\n {2}m1 pending`));
 
-  expect((await runCli(h, ['approve', id, '--by', 'cli-user', '--node', 'mission:approve-plan'])).code).toBe(0);
+  const approved = await runCli(h, ['approve', id, '--by', 'cli-user', '--node', 'mission:approve-plan', '--json']);
+  expect(JSON.parse(approved.out[0]!)).toEqual({ missionId: id, signal: 'approvePlan', sent: true });
   const watched = await runCli(h, ['watch', id]);
   expect(watched.code).toBe(0);
-  expect(watched.out.at(-1)).toMatch(/: completed · \d+ tokens\n {2}m1 done · validation not-validated/);
+  expect(watched.out[0]).toMatch(/: completed · \d+ tokens\n {2}m1 done · validation not-validated/);
+  const watchedJson = await runCli(h, ['watch', id, '--json']);
+  expect(watchedJson.out[0]!.trim().split('\n').map((l) => JSON.parse(l) as { phase: string }).at(-1)).toMatchObject({ phase: 'completed', milestones: [{ id: 'm1', state: 'done' }] });
   expect(treeAt(repo, `mission/${id}`)).toMatchObject({ 'cli.txt': 'via the CLI' });
 
   let listed: { missionId: string; status: string }[] = [];
@@ -31,18 +37,20 @@ test('start → status → approve → watch to completion → list → report, 
   }
   expect(listed).toContainEqual(expect.objectContaining({ missionId: id, status: 'COMPLETED' }));
   expect((await runCli(h, ['report', id])).out[0]).toMatch(/^# Mission report: CLI plan/);
+  expect(JSON.parse((await runCli(h, ['report', id, '--json'])).out[0]!)).toMatchObject({ outcome: 'completed', missionId: id });
+  expect(JSON.parse((await runCli(h, ['list', '--json', '--query', `WorkflowId = '${id}'`])).out[0]!)).toEqual([expect.objectContaining({ missionId: id })]);
 });
 
 test('revise, pause, resume, reject and cancel from the CLI', async () => {
   const repo = makeRepo();
   h.model.script('plan', [planReply(makePlan([{ id: 'm1', features: [{ id: 'a' }] }], 'One')), planReply(makePlan([{ id: 'm1', features: [{ id: 'b' }] }], 'Two'))]);
   const id = `cli-revise-${Date.now()}`;
-  await runCli(h, ['start', '--id', id, '--input', JSON.stringify({ prompt: 'Revise me', repo })]);
+  expect((await runCli(h, ['start', '--id', id, '--input', JSON.stringify({ prompt: 'Revise me', repo })])).code).toBe(0);
   const handle = h.client.workflow.getHandle(id);
   await h.waitFor(handle, (s) => s.phase === 'awaiting-approval');
   expect((await runCli(h, ['revise', id, '--feedback', 'make it two'])).code).toBe(0);
   await h.waitFor(handle, (s) => s.phase === 'awaiting-approval' && s.plan?.title === 'Two');
-  expect((await runCli(h, ['pause', id])).code).toBe(0);
+  expect(JSON.parse((await runCli(h, ['pause', id, '--json'])).out[0]!)).toEqual({ missionId: id, signal: 'pause', sent: true });
   await h.waitFor(handle, (s) => s.paused);
   expect((await runCli(h, ['resume', id])).code).toBe(0);
   await h.waitFor(handle, (s) => !s.paused);
@@ -53,7 +61,7 @@ test('revise, pause, resume, reject and cancel from the CLI', async () => {
   const other = `cli-cancel-${Date.now()}`;
   await runCli(h, ['start', '--id', other, '--input', JSON.stringify({ prompt: 'Cancel me', repo })]);
   await h.waitFor(h.client.workflow.getHandle(other), (s) => s.phase === 'awaiting-approval');
-  expect((await runCli(h, ['cancel', other])).code).toBe(0);
+  expect(JSON.parse((await runCli(h, ['cancel', other, '--json'])).out[0]!)).toEqual({ missionId: other, cancelRequested: true });
   await expect(h.client.workflow.getHandle(other).result()).rejects.toThrow();
   expect((await h.client.workflow.getHandle(other).describe()).status.name).toBe('CANCELLED');
 });
@@ -63,6 +71,19 @@ test.each([
   [['start', '--input', 'not json'], /--input is not valid JSON/],
   [['start', '--input', '{"maxConcurency": 1}'], /maxConcurency: unknown field \(did you mean "maxConcurrency"\?\)/],
   [['start', '--bogus'], /Unknown option '--bogus'/],
+  [['run', '--max-concurrency', '99', 'x'], /--max-concurrency: must be at most 16/],
+  [['run', '--budget.max-tokens', 'lots', 'x'], /--budget\.max-tokens: "lots" is not a number/],
+  [['run', '--validation.commands', '[{"name":"t"}]', 'x'], /validation\.commands\.0\.run: /],
+  [['run', '--validation.commands', 'npm test', 'x'], /--validation\.commands: not valid JSON .* for example --validation\.commands '\[\{"name":"test","run":"npm test"\}\]'/],
+  [['run', '--prompt', 'a', 'b'], /give the prompt once/],
+  [['run', '--input', '@/no/such/file.json'], /--input @\/no\/such\/file\.json: cannot read the file \(ENOENT\)/],
+  [['run', '--input', '[1]'], /--input must be a JSON object/],
+  [['run', '--port', 'http', 'x'], /--port must be a port number/],
+  [['run', '--use-worktrees=yes', 'x'], /--use-worktrees' does not take an argument/],
+  [['list', 'extra'], /unexpected argument "extra"/],
+  [['watch', 'id', '--interval', '0'], /--interval must be a number of seconds above 0/],
+  [['schedule', 'create', '--cron', '* * * * *'], /--id is required/],
+  [['status', 'a', 'b', '--json'], /"error":"expected one mission id/],
   [['revise', 'some-id'], /--feedback is required/],
   [['frobnicate'], /unknown command "frobnicate"/],
   [['approve', 'some-id', '--node', 'deploy'], /--node must be mission:approve-plan/],

@@ -1,46 +1,17 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
-import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { approvePlanSignal, statusQuery } from '../src/api/messages';
 import type { MissionReport } from '../src/api/report';
+import { portOpen } from '../src/embedded';
+import { cliEnv, freePort, spawnCli } from './support/cli-process';
 import { useHarness } from './support/harness';
 import { makeRepo, treeAt } from './support/repo';
 import { makePlan, planReply, writesFiles } from './support/scripts';
 
 const h = useHarness('dev');
-const bin = path.join(__dirname, '..', 'bin', 'mission.js');
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function startDev(port: number, uiPort: number): { child: ChildProcess; ready: Promise<void>; exited: Promise<number | null> } {
-  let output = '';
-  const child = spawn(process.execPath, [bin, 'dev', '--port', String(port), '--ui-port', String(uiPort)], {
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      MISSION_HOME: h.home,
-      OPENAI_BASE_URL: h.model.baseURL,
-      OPENAI_API_KEY: 'sk-test-secret-key-123456',
-      TEMPORAL_CLI_PATH: process.env.MISSION_TEST_TEMPORAL_BINARY,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  const ready = new Promise<void>((resolve, reject) => {
-    const timer = setInterval(() => output.includes('mission dev: worker on task queue') && (clearInterval(timer), resolve()), 50);
-    void exited.then((code) => (clearInterval(timer), reject(new Error(`mission dev exited (${code}):\n${output}`))));
-  });
-  return { child, ready, exited };
+function startDev(port: number, uiPort: number) {
+  const p = spawnCli(['dev', '--port', String(port), '--ui-port', String(uiPort)], cliEnv(h));
+  return { child: p.child, ready: p.waitFor(/mission dev: worker on task queue/, 90_000), exited: p.exited };
 }
 
 test('`mission dev` runs a persistent server with the Web UI and a worker; a mission outlives the process', async () => {
@@ -79,4 +50,17 @@ test('`mission dev` runs a persistent server with the Web UI and a worker; a mis
     second.child.kill('SIGTERM');
     await second.exited;
   }
+}, 120_000);
+
+test('`mission dev` killed with SIGKILL leaves no orphaned Temporal server behind', async () => {
+  const [port, uiPort] = [await freePort(), await freePort()];
+  const dev = startDev(port, uiPort);
+  await dev.ready;
+  expect(await portOpen(port)).toBe(true);
+  dev.child.kill('SIGKILL');
+  await dev.exited;
+  const deadline = Date.now() + 30_000;
+  while ((await portOpen(port)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  expect(await portOpen(port)).toBe(false);
+  expect(await portOpen(uiPort)).toBe(false);
 }, 120_000);

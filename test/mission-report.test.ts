@@ -103,6 +103,6 @@ test('`mission report` prints the Markdown report of a finished mission, and --j
   const json = await runCli(h, ['report', handle.workflowId, '--json']);
   expect([markdown.code, json.code]).toEqual([0, 0]);
   const printed = [markdown.out[0], json.out[0]];
-  expect(`${printed[0]}\n`).toBe(readFileSync(result.reportPath!, 'utf8'));
+  expect(printed[0]).toBe(readFileSync(result.reportPath!, 'utf8'));
   expect(JSON.parse(printed[1]!)).toEqual(result);
 });

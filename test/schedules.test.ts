@@ -14,7 +14,8 @@ test('a schedule is created, triggered once (the mission runs), paused, and dele
   h.model.script('feature sched', writesFiles({ 'sched.txt': 'from a schedule' }));
 
   const created = await runCli(h, ['schedule', 'create', '--id', id, '--cron', '0 3 1 1 *', '--prompt', 'Scheduled work', '--repo', repo, '--input', '{"requirePlanApproval": false}']);
-  expect(created).toMatchObject({ code: 0, err: [] });
+  expect(created).toMatchObject({ code: 0, err: [''] });
+  expect(created.out[0]).toBe(`created schedule ${id}\n`);
   const listed = await runCli(h, ['schedule', 'list', '--json']);
   const mine = (JSON.parse(listed.out[0]!) as { scheduleId: string; paused: boolean; nextRuns: string[] }[]).find((s) => s.scheduleId === id);
   expect(mine).toMatchObject({ paused: false });

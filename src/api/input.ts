@@ -15,40 +15,42 @@ export const ValidationCommand = z.strictObject({
 export type ValidationCommand = z.infer<typeof ValidationCommand>;
 
 export const ValidationSettings = z.strictObject({
-  commands: z.array(ValidationCommand).optional(),
-  browser: z.string().trim().min(1, 'must not be empty').optional(),
+  commands: z.array(ValidationCommand).optional().describe('JSON array of {"name","run","timeoutSec"}; default: .mission/config.json, else discovered'),
+  browser: z.string().trim().min(1, 'must not be empty').optional().describe('a browser walkthrough to run after the checks'),
 });
 export type ValidationSettings = z.infer<typeof ValidationSettings>;
 
 export const Models = z.strictObject({
-  planner: z.string().trim().min(1).optional(),
-  worker: z.string().trim().min(1).optional(),
-  validator: z.string().trim().min(1).optional(),
+  planner: z.string().trim().min(1).optional().describe('model that plans (default MISSION_MODEL)'),
+  worker: z.string().trim().min(1).optional().describe('model of the feature agents'),
+  validator: z.string().trim().min(1).optional().describe('model of the repair and report steps'),
 });
 export type Models = z.infer<typeof Models>;
 
 export const Budget = z.strictObject({
-  maxTurnsPerFeature: int(1, 1000).default(40),
-  maxTokens: int(1, Number.MAX_SAFE_INTEGER).optional(),
-  maxMinutes: z.number().positive('must be greater than 0').optional(),
+  maxTurnsPerFeature: int(1, 1000).default(40).describe('model turns one agent may take'),
+  maxTokens: int(1, Number.MAX_SAFE_INTEGER).optional().describe('mission-wide token limit (pauses the mission when reached)'),
+  maxMinutes: z.number().positive('must be greater than 0').optional().describe('mission-wide time limit in minutes (pauses the mission when reached)'),
 });
 export type Budget = z.infer<typeof Budget>;
 
 /** The `mission` workflow's one argument. Strict: an unknown field is an error, never ignored. */
 export const MissionInput = z.strictObject({
-  prompt: z.string().trim().min(1, 'must not be empty: say what the mission should build').default('Describe the mission goal.'),
+  prompt: z.string().trim().min(1, 'must not be empty: say what the mission should build').default('Describe the mission goal.')
+    .describe('the goal, in plain words'),
   repo: z
     .string()
     .trim()
     .min(1, 'must not be empty')
     .refine(isAbsolutePath, 'must be an absolute path on the worker host (e.g. /home/me/project)')
-    .optional(),
-  requirePlanApproval: z.boolean({ error: 'must be true or false' }).default(true),
-  maxMilestones: int(1, 20).default(6),
-  maxFeaturesPerMilestone: int(1, 20).default(6),
-  maxConcurrency: int(1, 16).default(3),
-  useWorktrees: z.boolean({ error: 'must be true or false' }).default(false),
-  baseBranch: z.string().trim().min(1, 'must not be empty').default('main'),
+    .optional()
+    .describe('absolute path of the git repository on the worker host (mission run: the current directory)'),
+  requirePlanApproval: z.boolean({ error: 'must be true or false' }).default(true).describe('wait for a human to approve the plan'),
+  maxMilestones: int(1, 20).default(6).describe('most milestones the plan may have'),
+  maxFeaturesPerMilestone: int(1, 20).default(6).describe('most features per milestone'),
+  maxConcurrency: int(1, 16).default(3).describe('feature agents running at once'),
+  useWorktrees: z.boolean({ error: 'must be true or false' }).default(false).describe('one git worktree and branch per feature (parallel features)'),
+  baseBranch: z.string().trim().min(1, 'must not be empty').default('main').describe('branch the mission starts from'),
   models: Models.prefault({}),
   validation: ValidationSettings.prefault({}),
   budget: Budget.prefault({}),

@@ -1,8 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { createMissionSchedule, listMissionSchedules, Overlap } from '../schedules';
-
-export class UsageError extends Error {}
+import { UsageError, type Context } from './common';
 
 export const SCHEDULE_USAGE = `mission schedule create --id ID --cron "0 9 * * 1-5" [--cron ...] [--prompt TEXT] [--repo PATH] [--input JSON]
                           [--overlap skip|buffer-one|buffer-all|cancel-other|terminate-other|allow-all] [--paused] [--note TEXT]
@@ -12,7 +11,7 @@ mission schedule trigger ID
 mission schedule delete ID`;
 
 /** `mission schedule <action>`: Temporal Schedules that start missions. */
-export async function scheduleCommand(client: Client, args: string[]): Promise<number> {
+export async function scheduleCommand(client: Client, args: string[], ctx: Context): Promise<number> {
   const [action, ...rest] = args;
   const { values, positionals } = parseArgs({
     args: rest,
@@ -26,7 +25,6 @@ export async function scheduleCommand(client: Client, args: string[]): Promise<n
       overlap: { type: 'string' },
       paused: { type: 'boolean' },
       note: { type: 'string' },
-      json: { type: 'boolean' },
     },
   });
   const id = () => {
@@ -46,27 +44,38 @@ export async function scheduleCommand(client: Client, args: string[]): Promise<n
       }
       const request = { repo: values.repo ?? process.cwd(), ...input, ...(values.prompt ? { prompt: values.prompt } : {}) };
       const handle = await createMissionSchedule(client, { scheduleId: values.id, cron: values.cron ?? [], overlap: overlap.data, paused: values.paused ?? false, note: values.note }, request);
-      console.log(JSON.stringify({ scheduleId: handle.scheduleId }));
+      ctx.out({ scheduleId: handle.scheduleId, created: true }, `created schedule ${handle.scheduleId}`);
       return 0;
     }
     case 'list': {
       const schedules = await listMissionSchedules(client);
-      if (values.json) console.log(JSON.stringify(schedules, null, 2));
-      else for (const s of schedules) console.log(`${s.scheduleId}\t${s.paused ? 'paused' : 'active'}\tnext ${s.nextRuns[0] ?? '—'}\t${s.recentRuns.length} run(s)`);
+      ctx.out(schedules, schedules.map((s) => `${s.scheduleId}\t${s.paused ? 'paused' : 'active'}\tnext ${s.nextRuns[0] ?? '—'}\t${s.recentRuns.length} run(s)`).join('\n') || 'no schedules');
       return 0;
     }
-    case 'pause':
-      await client.schedule.getHandle(id()).pause(values.note);
+    case 'pause': {
+      const scheduleId = id();
+      await client.schedule.getHandle(scheduleId).pause(values.note);
+      ctx.out({ scheduleId, action: 'pause', done: true }, `pause ${scheduleId}: done`);
       return 0;
-    case 'unpause':
-      await client.schedule.getHandle(id()).unpause(values.note);
+    }
+    case 'unpause': {
+      const scheduleId = id();
+      await client.schedule.getHandle(scheduleId).unpause(values.note);
+      ctx.out({ scheduleId, action: 'unpause', done: true }, `unpause ${scheduleId}: done`);
       return 0;
-    case 'trigger':
-      await client.schedule.getHandle(id()).trigger();
+    }
+    case 'trigger': {
+      const scheduleId = id();
+      await client.schedule.getHandle(scheduleId).trigger();
+      ctx.out({ scheduleId, action: 'trigger', done: true }, `trigger ${scheduleId}: done`);
       return 0;
-    case 'delete':
-      await client.schedule.getHandle(id()).delete();
+    }
+    case 'delete': {
+      const scheduleId = id();
+      await client.schedule.getHandle(scheduleId).delete();
+      ctx.out({ scheduleId, action: 'delete', done: true }, `delete ${scheduleId}: done`);
       return 0;
+    }
     default:
       throw new UsageError(`unknown schedule action "${action ?? ''}"\nusage:\n${SCHEDULE_USAGE}`);
   }

@@ -39,7 +39,7 @@ export async function runAgent(ctx: MissionContext, task: AgentTask, place: Agen
     task,
     repo: ctx.prep.repo,
     ...place,
-    model: ctx.input.models.worker,
+    model: task.role === 'repair' ? (ctx.input.models.validator ?? ctx.input.models.worker) : ctx.input.models.worker,
     maxTurns: ctx.input.budget.maxTurnsPerFeature,
   };
   try {

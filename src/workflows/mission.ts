@@ -172,7 +172,7 @@ async function report(state: MissionState, missionKey: string, input: MissionInp
   state.status.finishedAt = finishedAt;
   const facts = reportFromStatus(state.status, outcome, finishedAt, extra);
   const written = await model.writeReport.executeWithOptions({ summary: `report: ${outcome}` }, [
-    { missionKey, report: facts, narrate: outcome === 'completed', model: input.models.planner },
+    { missionKey, report: facts, narrate: outcome === 'completed', model: input.models.validator ?? input.models.planner },
   ]);
   state.addTokens(written.tokens, 'report');
   state.record('report', `report written to ${written.report.reportPath}`);

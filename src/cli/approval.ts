@@ -1,0 +1,53 @@
+import { createInterface } from 'node:readline/promises';
+import type { Client } from '@temporalio/client';
+import type { Plan } from '../api/plan';
+import { approvePlan, rejectPlan, revisePlan } from '../client';
+
+/** The plan as a human reads it before approving. */
+export function renderPlan(plan: Plan): string {
+  const lines = [`Plan: ${plan.title}`, plan.summary && `  ${plan.summary}`];
+  for (const m of plan.milestones) {
+    lines.push(`  ${m.id}  ${m.title} — ${m.goal}`);
+    for (const f of m.features) {
+      const deps = f.dependsOn.length ? ` (after ${f.dependsOn.join(', ')})` : '';
+      lines.push(`    ${f.id}  ${f.title}${deps}${f.files.length ? `  [${f.files.join(', ')}]` : ''}`);
+    }
+  }
+  if (plan.assumptions.length) lines.push(`  Assumptions: ${plan.assumptions.join('; ')}`);
+  if (plan.risks.length) lines.push(`  Risks: ${plan.risks.join('; ')}`);
+  return lines.filter(Boolean).join('\n');
+}
+
+/** The exact commands that decide the plan, for a run without a terminal (or another shell). */
+export function decisionCommands(id: string, address?: string): string {
+  const env = address ? `TEMPORAL_ADDRESS=${address} ` : '';
+  return [
+    `approve with:  ${env}npx mission approve ${id}`,
+    `or reject:     ${env}npx mission reject ${id} --reason "..."`,
+    `or revise:     ${env}npx mission revise ${id} --feedback "..."`,
+  ].join('\n');
+}
+
+/**
+ * Asks on the terminal: approve, reject or revise. Resolves quietly when `signal` aborts (the plan was decided
+ * elsewhere, e.g. in the Web UI or from another shell).
+ */
+export async function askForApproval(client: Client, id: string, signal: AbortSignal): Promise<void> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  const ask = (q: string) => rl.question(q, { signal });
+  try {
+    for (;;) {
+      const answer = (await ask('Approve this plan? [y]es / [n]o (reject) / [r]evise with feedback: ')).trim().toLowerCase();
+      if (answer === 'y' || answer === 'yes') return void (await approvePlan(client, id, { approvedBy: process.env.USER ?? 'terminal' }));
+      if (answer === 'n' || answer === 'no') return void (await rejectPlan(client, id, { reason: (await ask('Reason (optional): ')).trim() || undefined }));
+      if (answer === 'r' || answer === 'revise') {
+        const feedback = (await ask('What should change? ')).trim();
+        if (feedback) return void (await revisePlan(client, id, feedback));
+      }
+    }
+  } catch (err) {
+    if ((err as Error).name !== 'AbortError') throw err;
+  } finally {
+    rl.close();
+  }
+}

@@ -1,0 +1,87 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { Client } from '@temporalio/client';
+import { connectClient } from '../client';
+
+/** A wrong invocation: the CLI prints it with the usage and exits 2, before connecting to anything. */
+export class UsageError extends Error {}
+
+/** What every command gets besides its arguments. */
+export interface Context {
+  /** `--json`: print machine-readable JSON (one document, or one line per event for streams). */
+  json: boolean;
+  /** Prints `value` as JSON with --json, else `text` (or the value as indented JSON). */
+  out(value: unknown, text?: string): void;
+}
+
+export interface Command {
+  summary: string;
+  usage: string;
+  /** Extra help below the usage line. */
+  help?: () => string;
+  run(args: string[], ctx: Context): Promise<number>;
+}
+
+export function makeContext(json: boolean): Context {
+  return {
+    json,
+    out: (value, text) => console.log(json || text === undefined ? JSON.stringify(value, null, 2) : text),
+  };
+}
+
+/** Connects with the standard Temporal settings (TEMPORAL_ADDRESS, ...) and says what to do when nothing answers. */
+export async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+  let client: Client;
+  try {
+    client = await connectClient();
+  } catch (err) {
+    const address = process.env.TEMPORAL_ADDRESS ?? 'localhost:7233';
+    throw new Error(
+      `cannot reach Temporal at ${address} (${(err as Error).message}); start a local server with "npx mission dev" ` +
+        `(or "temporal server start-dev"), or set TEMPORAL_ADDRESS to your server`,
+      { cause: err },
+    );
+  }
+  try {
+    return await fn(client);
+  } finally {
+    await client.connection.close();
+  }
+}
+
+export type Values = Record<string, string | boolean | undefined>;
+
+/** parseArgs with positionals; its errors become usage errors. */
+export function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>, allowNegative = false): { values: Values; positionals: string[] } {
+  const { values, positionals } = parseArgs({ args, options, allowPositionals: true, allowNegative, strict: true });
+  return { values: values as Values, positionals };
+}
+
+/** Parses `MISSION_ID [options]`. */
+export function oneId(args: string[], usage: string, options: NonNullable<ParseArgsConfig['options']> = {}): { id: string; values: Values } {
+  const { positionals, values } = parse(args, options);
+  if (positionals.length !== 1) throw new UsageError(`expected one mission id\nusage: ${usage}`);
+  return { id: positionals[0]!, values };
+}
+
+/** A command on one mission: checks its flags first (no connection for a usage error), then acts and prints the result. */
+export function missionCommand(
+  spec: { summary: string; usage: string; options?: NonNullable<ParseArgsConfig['options']>; check?: (values: Values) => void },
+  act: (client: Client, id: string, values: Values) => Promise<{ value: unknown; text?: string }>,
+): Command {
+  return {
+    summary: spec.summary,
+    usage: spec.usage,
+    run: async (args, ctx) => {
+      const { id, values } = oneId(args, spec.usage, spec.options);
+      spec.check?.(values);
+      const { value, text } = await withClient((client) => act(client, id, values));
+      ctx.out(value, text);
+      return 0;
+    },
+  };
+}
+
+/** For commands that send a signal: what they print. */
+export const sent = (missionId: string, signal: string) => ({ value: { missionId, signal, sent: true }, text: `${signal} sent to ${missionId}` });
+
+export const str = (v: string | boolean | undefined) => (typeof v === 'string' ? v : undefined);

@@ -1,0 +1,160 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { MISSION_SEARCH_ATTRIBUTES } from './api/search';
+
+/** A local Temporal dev server with its data in a file: missions survive restarts of this process. */
+export interface EmbeddedServer {
+  address: string;
+  uiUrl: string;
+  db: string;
+  /** Where the server writes its log (undefined when the SDK runs the server). */
+  log?: string;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedServerOptions {
+  port: number;
+  uiPort: number;
+  db: string;
+  /** Dynamic config for the server, e.g. { 'limit.historyCount.suggestContinueAsNew': 200 }. */
+  dynamicConfig?: Record<string, string | number | boolean>;
+}
+
+/** The `temporal` binary: TEMPORAL_CLI_PATH, else on PATH; undefined lets the SDK download one. */
+export function temporalBinary(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.TEMPORAL_CLI_PATH) {
+    if (!existsSync(env.TEMPORAL_CLI_PATH)) throw new Error(`TEMPORAL_CLI_PATH=${env.TEMPORAL_CLI_PATH} does not exist; fix the path or unset it`);
+    return env.TEMPORAL_CLI_PATH;
+  }
+  try {
+    return execFileSync('which', ['temporal'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when something accepts TCP connections on host:port. */
+export function portOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host });
+    socket.setTimeout(1000);
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('timeout', () => (socket.destroy(), resolve(false)));
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** True when a Temporal frontend answers at address. */
+export async function temporalAnswers(address: string): Promise<boolean> {
+  try {
+    const connection = await Connection.connect({ address, connectTimeout: 2000 });
+    await connection.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The supervisor between this process and the server: it holds a pipe from us, and when the pipe closes
+ * (we exited, even by SIGKILL) it stops the server, so no orphaned server keeps the port and the database.
+ */
+const SUPERVISOR = `
+const { spawn } = require('node:child_process');
+const [bin, ...args] = process.argv.slice(1);
+const server = spawn(bin, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+let stopping = false;
+const stop = () => {
+  if (stopping) return;
+  stopping = true;
+  server.kill('SIGTERM');
+  setTimeout(() => server.kill('SIGKILL'), 10000).unref();
+};
+server.on('exit', (code, signal) => process.exit(stopping ? 0 : code ?? 1));
+process.stdin.on('end', stop);
+process.stdin.on('error', stop);
+process.stdin.resume();
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
+`;
+
+/**
+ * Starts `temporal server start-dev` on 127.0.0.1 with the Web UI, the search attributes registered and the
+ * data in `opts.db`. Without a local binary, the SDK downloads one and runs it.
+ */
+export async function startEmbeddedServer(opts: EmbeddedServerOptions, env: NodeJS.ProcessEnv = process.env): Promise<EmbeddedServer> {
+  mkdirSync(path.dirname(opts.db), { recursive: true });
+  const address = `127.0.0.1:${opts.port}`;
+  const uiUrl = `http://127.0.0.1:${opts.uiPort}`;
+  if (await portOpen(opts.port)) {
+    throw new Error(`port ${opts.port} is already in use (another "mission dev" or Temporal server?); stop it, pass --port, or set TEMPORAL_ADDRESS=${address} to use it`);
+  }
+  const binary = temporalBinary(env);
+  if (!binary) return startWithSdk(opts, address, uiUrl);
+
+  const args = [
+    'server', 'start-dev',
+    '--ip', '127.0.0.1', '--port', String(opts.port), '--ui-port', String(opts.uiPort),
+    '--db-filename', opts.db, '--log-level', 'warn',
+    ...MISSION_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
+    ...Object.entries(opts.dynamicConfig ?? {}).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${JSON.stringify(v)}`]),
+  ];
+  const log = path.join(path.dirname(opts.db), 'server.log');
+  const logFd = openSync(log, 'a');
+  const supervisor = spawn(process.execPath, ['-e', SUPERVISOR, binary, ...args], { stdio: ['pipe', logFd, logFd], detached: true });
+  closeSync(logFd);
+  const exited = new Promise<number | null>((resolve) => supervisor.on('exit', resolve));
+  try {
+    await waitUntilReady(address, supervisor, exited, log);
+  } catch (err) {
+    supervisor.stdin!.end();
+    await exited;
+    throw err;
+  }
+  return {
+    address,
+    uiUrl,
+    db: opts.db,
+    log,
+    stop: async () => {
+      if (supervisor.exitCode === null) supervisor.stdin!.end();
+      await exited;
+    },
+  };
+}
+
+async function waitUntilReady(address: string, supervisor: ChildProcess, exited: Promise<number | null>, log: string): Promise<void> {
+  let done = false;
+  void exited.then(() => (done = true));
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (done) {
+      const tail = readFileSync(log, 'utf8').split('\n').slice(-15).join('\n');
+      throw new Error(`the Temporal dev server exited (code ${supervisor.exitCode}) before it was ready; its log (${log}) ends with:\n${tail}`);
+    }
+    if (await temporalAnswers(address)) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`the Temporal dev server did not answer at ${address} within 60 s; see ${log}`);
+}
+
+async function startWithSdk(opts: EmbeddedServerOptions, address: string, uiUrl: string): Promise<EmbeddedServer> {
+  const server = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'cached-download' },
+      dbFilename: opts.db,
+      ip: '127.0.0.1',
+      port: opts.port,
+      ui: true,
+      uiPort: opts.uiPort,
+      searchAttributes: MISSION_SEARCH_ATTRIBUTES,
+      extraArgs: Object.entries(opts.dynamicConfig ?? {}).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${JSON.stringify(v)}`]),
+      log: { format: 'pretty', level: 'warn' },
+    },
+  });
+  return { address, uiUrl, db: opts.db, stop: () => server.teardown() };
+}

@@ -1,0 +1,91 @@
+import path from 'node:path';
+import { portOpen } from '../src/embedded';
+import { cli, cliEnv, freePort, onHarness, spawnCli } from './support/cli-process';
+import { useHarness } from './support/harness';
+import { makeRepo, treeAt } from './support/repo';
+import { makePlan, planReply, writesFiles } from './support/scripts';
+
+const h = useHarness('cli-run');
+const bin = path.join(__dirname, '..', 'bin', 'mission.js');
+
+async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+test('`mission run` with no server starts the embedded one; killed (SIGKILL), a second `mission run --id` finishes the same mission', async () => {
+  const [port, uiPort] = [await freePort(), await freePort()];
+  const repo = makeRepo();
+  h.model.script('plan', [planReply(makePlan([{ id: 'm1', features: [{ id: 'emb', files: ['emb.txt'] }] }], 'Embedded plan'))]);
+  h.model.script('feature emb', writesFiles({ 'emb.txt': 'embedded' }));
+  const id = `run-embedded-${Date.now()}`;
+  const env = cliEnv(h); // no TEMPORAL_ADDRESS: the CLI finds no server on --port and starts one
+  const args = ['run', 'Build it embedded', '--id', id, '--port', String(port), '--ui-port', String(uiPort)];
+
+  const first = spawnCli(args, env, { cwd: repo }); // the repository defaults to the current directory
+  await first.waitFor(/approve with: +TEMPORAL_ADDRESS=127\.0\.0\.1:\d+ npx mission approve /, 90_000);
+  expect(first.stderr()).toMatch(new RegExp(`mission ${id}: started on a local server started here \\(127\\.0\\.0\\.1:${port}, data in .*dev\\.db\\)\\n  Web UI: http://127\\.0\\.0\\.1:${uiPort}/namespaces/default/workflows/${id}`));
+  expect(first.stdout()).toMatch(/Plan: Embedded plan\n {2}.*\n {2}m1 {2}Milestone m1/);
+  expect((await fetch(`http://127.0.0.1:${uiPort}/`)).status).toBe(200);
+  first.child.kill('SIGKILL');
+  expect(await first.exited).toBe('SIGKILL');
+  // Its supervisor stops the server when the CLI dies, so no orphan keeps the port and the database.
+  await until(async () => !(await portOpen(port)), 30_000, 'the orphaned server to stop');
+
+  const second = spawnCli(args, env, { cwd: repo });
+  await second.waitFor(new RegExp(`mission ${id}: continuing`), 90_000);
+  await second.waitFor(/approve with:/);
+  const approved = await cli(['approve', id, '--json'], { ...env, TEMPORAL_ADDRESS: `127.0.0.1:${port}` });
+  expect(JSON.parse(approved.stdout)).toMatchObject({ missionId: id, sent: true });
+  expect(await second.exited).toBe(0);
+  expect(second.stdout()).toMatch(/# Mission report: Embedded plan[\s\S]*\*\*Outcome:\*\* completed/);
+  expect(treeAt(repo, `mission/${id}`)).toMatchObject({ 'emb.txt': 'embedded' });
+  expect(await portOpen(port)).toBe(false); // the embedded server stopped with the process
+}, 240_000);
+
+test('in a terminal, `mission run` shows the plan and asks: "r" revises with feedback, "y" approves, and it prints the report', async () => {
+  const repo = makeRepo();
+  h.model.script('plan', [
+    planReply(makePlan([{ id: 'm1', features: [{ id: 'big', files: ['big.txt'] }] }], 'Too big')),
+    planReply(makePlan([{ id: 'm1', features: [{ id: 'small', files: ['small.txt'] }] }], 'Just right')),
+  ]);
+  h.model.script('feature small', writesFiles({ 'small.txt': 'small' }));
+  const id = `run-tty-${Date.now()}`;
+  const command = [process.execPath, bin, 'run', 'Ask me', '--repo', repo, '--id', id].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  // `script` gives the CLI a pseudo-terminal, as a person at a shell has.
+  const p = spawnCli([], onHarness(h), { command: ['script', '-qfec', command, '/dev/null'] });
+  await p.waitFor(/Plan: Too big[\s\S]*Approve this plan\? \[y\]es \/ \[n\]o \(reject\) \/ \[r\]evise with feedback: /);
+  p.child.stdin!.write('r\n');
+  await p.waitFor(/What should change\? /);
+  p.child.stdin!.write('make it smaller\n');
+  await p.waitFor(/Plan: Just right[\s\S]*Approve this plan\?/);
+  p.child.stdin!.write('y\n');
+  expect(await p.exited).toBe(0);
+  expect(p.stdout()).toMatch(/# Mission report: Just right/);
+  expect(JSON.stringify(h.model.requestsFor('plan').at(-1)!.body.messages)).toContain('make it smaller');
+  expect(treeAt(repo, `mission/${id}`)).toMatchObject({ 'small.txt': 'small' });
+}, 120_000);
+
+test('`mission run --json` without a terminal prints JSON lines: progress, the plan with its approve command, and the report', async () => {
+  const repo = makeRepo();
+  h.model.script('plan', [planReply(makePlan([{ id: 'm1', features: [{ id: 'j', files: ['j.txt'] }] }], 'JSON plan'))]);
+  h.model.script('feature j', writesFiles({ 'j.txt': 'json' }));
+  const id = `run-json-${Date.now()}`;
+  const p = spawnCli(['run', 'Speak JSON', '--repo', repo, '--id', id, '--json'], onHarness(h));
+  p.child.stdin!.end();
+  await p.waitFor(/"event":"plan"/);
+  expect((await cli(['approve', id], onHarness(h))).code).toBe(0);
+  expect(await p.exited).toBe(0);
+  const lines = p.stdout().trim().split('\n');
+  const events = [];
+  // Progress and plan are single lines; the final report is one indented JSON document.
+  const start = lines.findIndex((l) => l === '{');
+  for (const l of lines.slice(0, start)) events.push(JSON.parse(l) as { event?: string; phase?: string });
+  const final = JSON.parse(lines.slice(start).join('\n')) as { event: string; report: { outcome: string } };
+  expect(events.find((e) => e.event === 'plan')).toMatchObject({ approve: `mission approve ${id}`, plan: { title: 'JSON plan' } });
+  expect(events.map((e) => e.phase).filter(Boolean)).toContain('awaiting-approval');
+  expect(final).toMatchObject({ event: 'report', report: { outcome: 'completed' } });
+}, 120_000);
