@@ -20,7 +20,12 @@ export type RevisePlan = z.infer<typeof RevisePlan>;
 export const Pause = z.strictObject({ reason: z.string().optional() });
 export type Pause = z.infer<typeof Pause>;
 
-export const Resume = z.strictObject({ comment: z.string().optional() });
+export const BudgetRaise = z.strictObject({
+  maxTokens: z.number().int('must be a whole number').positive('must be greater than 0').optional(),
+  maxMinutes: z.number().positive('must be greater than 0').optional(),
+});
+/** `budget` raises the mission-wide limits; a mission in `paused-budget` continues once it is under them again. */
+export const Resume = z.strictObject({ comment: z.string().optional(), budget: BudgetRaise.optional() });
 export type Resume = z.infer<typeof Resume>;
 
 export const approvePlanSignal = defineSignal<[ApprovePlan?]>('approvePlan');

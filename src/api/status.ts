@@ -1,3 +1,4 @@
+import type { BudgetLimits } from './budget';
 import type { Plan } from './plan';
 
 /** The mission as an explicit state machine. */
@@ -6,6 +7,7 @@ export type Phase =
   | 'planning'
   | 'awaiting-approval'
   | 'running'
+  | 'paused-budget'
   | 'integrating'
   | 'validating'
   | 'repairing'
@@ -113,6 +115,8 @@ export interface MissionStatus {
   milestones: MilestoneStatus[];
   tokens: TokenUsage;
   tokensByRole: Partial<Record<AgentRole, TokenUsage>>;
+  /** The limits in force (the input's, raised by resume signals) and the minutes of work so far (approval and budget pauses excluded). */
+  budget: BudgetLimits & { activeMinutes: number; exceeded?: string };
   startedAt: string;
   updatedAt: string;
   finishedAt?: string;

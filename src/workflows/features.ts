@@ -3,6 +3,7 @@ import { featureBranch } from '../api/ids';
 import type { PlanFeature, PlanMilestone } from '../api/plan';
 import type { FeatureState } from '../api/status';
 import { runAgent, type MissionContext } from './agents';
+import { budgetGate } from './budget';
 import { steps } from './proxies';
 import { nextToStart } from './scheduler';
 import { nowIso } from './state';
@@ -56,6 +57,7 @@ export async function runFeatures(ctx: MissionContext, milestone: PlanMilestone,
 
 async function runFeature(ctx: MissionContext, milestone: PlanMilestone, feature: PlanFeature, startPoint: string): Promise<Outcome> {
   const { state, prep, input } = ctx;
+  await budgetGate(ctx);
   let place = { workdir: prep.worktree, branch: prep.branch, startCommit: startPoint };
   if (input.useWorktrees) {
     const local = new Set(milestone.features.map((f) => f.id));

@@ -1,6 +1,7 @@
 import { featureWorkflowId } from '../api/ids';
 import type { PlanMilestone } from '../api/plan';
 import { runAgent, type MissionContext } from './agents';
+import { budgetGate } from './budget';
 import type { Outcome } from './features';
 import { steps } from './proxies';
 
@@ -44,6 +45,7 @@ export async function integrate(ctx: MissionContext, milestone: PlanMilestone, o
         incoming: { id: feature.id, title: feature.title, description: feature.description },
         merged,
       };
+      await budgetGate(ctx);
       const run = await runAgent(ctx, task, { workdir: prep.worktree, branch: prep.branch, startCommit });
       const resolve = run.ok && run.result.state === 'done';
       merge = await steps.concludeMerge({ ...request, conflictFiles, resolve });

@@ -22,7 +22,9 @@ import type { Plan } from '../api/plan';
 import { reportFromStatus, type MissionReport, type Outcome } from '../api/report';
 import { MissionRepoKey, MissionStatusKey } from '../api/search';
 import { FINAL_PHASES } from '../api/status';
+import { raiseBudget } from '../api/budget';
 import type { MissionContext } from './agents';
+import { budgetGate } from './budget';
 import { runMilestone } from './milestone';
 import { model, steps } from './proxies';
 import { MissionState, nowIso, type PlanDecision } from './state';
@@ -34,7 +36,7 @@ import { MissionState, nowIso, type PlanDecision } from './state';
 export async function mission(rawInput?: unknown): Promise<MissionReport> {
   const input = parseMissionInputOrFail(rawInput);
   const info = workflowInfo();
-  const state = new MissionState(info.workflowId, input.prompt);
+  const state = new MissionState(info.workflowId, input.prompt, input.budget);
   registerHandlers(state);
   const missionKey = missionKeyFor(info.workflowId);
   let ctx: MissionContext | undefined;
@@ -64,9 +66,11 @@ export async function mission(rawInput?: unknown): Promise<MissionReport> {
     }
 
     state.setPhase('running', decision.approvedBy ? `plan approved by ${decision.approvedBy}` : 'plan approved');
+    state.startClock();
     let head = prep.baseCommit;
     for (const milestone of state.status.plan!.milestones) {
       await condition(() => !state.status.paused);
+      await budgetGate(ctx);
       head = await runMilestone(ctx, milestone, head);
     }
     state.setPhase('reporting', 'writing the mission report');
@@ -163,7 +167,22 @@ function registerHandlers(state: MissionState): void {
     state.record(name, paused ? 'paused: no new work starts; running work finishes' : 'resumed');
   };
   setHandler(pauseSignal, (raw) => toggle('pause', Pause, raw, true), { description: 'Stop starting new work: { reason? }' });
-  setHandler(resumeSignal, (raw) => toggle('resume', Resume, raw, false), { description: 'Continue after pause: { comment? }' });
+  setHandler(
+    resumeSignal,
+    (raw) => {
+      const parsed = Resume.safeParse(raw ?? {});
+      if (parsed.success && parsed.data.budget && !FINAL_PHASES.includes(state.phase)) {
+        state.status.budget = { ...state.status.budget, ...raiseBudget(state.status.budget, parsed.data.budget) };
+        const still = state.overBudget();
+        state.record('budget', `budget raised to ${JSON.stringify(parsed.data.budget)}${still ? `; still over it (${still})` : ''}`);
+        if (!state.status.paused) return;
+      } else if (parsed.success && state.phase === 'paused-budget' && !state.status.paused) {
+        return state.ignore('resume', `${state.status.budget.exceeded ?? 'over budget'}; send resume with a raised budget: { "budget": { "maxTokens": N } }`);
+      }
+      toggle('resume', Resume, raw, false);
+    },
+    { description: 'Continue after pause, or raise the budget of a mission in paused-budget: { comment?, budget?: { maxTokens?, maxMinutes? } }' },
+  );
 }
 
 /** Writes the report (Markdown and JSON under <home>/reports) and returns it as the workflow result. */

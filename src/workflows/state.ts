@@ -1,6 +1,7 @@
 import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
 import { MissionStatusKey } from '../api/search';
 import { MAX_STATUS_EVENTS } from '../api/constants';
+import { budgetExceeded, type BudgetLimits } from '../api/budget';
 import type { Plan } from '../api/plan';
 import {
   addTokens,
@@ -27,8 +28,12 @@ export class MissionState {
   decision: PlanDecision | undefined;
   /** Set once the worker confirmed the search attributes exist: keeps MissionStatus current. */
   searchAttributes = false;
+  /** Agents waiting in `budgetGate`, and the phase to return to. */
+  readonly budgetGate: { waiters: number; before: Phase } = { waiters: 0, before: 'running' };
+  /** Work time: counted from plan approval, without the time spent in `paused-budget`. */
+  private clock = { since: undefined as number | undefined, waitedMs: 0, waitingSince: undefined as number | undefined };
 
-  constructor(missionId: string, prompt: string) {
+  constructor(missionId: string, prompt: string, budget: BudgetLimits) {
     const at = nowIso();
     this.status = {
       missionId,
@@ -40,6 +45,7 @@ export class MissionState {
       milestones: [],
       tokens: { ...ZERO_TOKENS },
       tokensByRole: {},
+      budget: { ...budget, activeMinutes: 0 },
       startedAt: at,
       updatedAt: at,
       events: [],
@@ -106,6 +112,35 @@ export class MissionState {
     if (!feature) throw new Error(`unknown feature ${featureId}`);
     Object.assign(feature, patch);
     this.status.updatedAt = nowIso();
+  }
+
+  /** Starts the work clock (at plan approval). */
+  startClock(): void {
+    this.clock.since ??= Date.now();
+  }
+
+  activeMs(): number {
+    const { since, waitedMs, waitingSince } = this.clock;
+    if (since === undefined) return 0;
+    return Date.now() - since - waitedMs - (waitingSince === undefined ? 0 : Date.now() - waitingSince);
+  }
+
+  /** Why no new work may start, or undefined. Keeps the status' budget figures current. */
+  overBudget(): string | undefined {
+    const activeMs = this.activeMs();
+    const exceeded = budgetExceeded(this.status.budget, { tokens: this.status.tokens.total, activeMs });
+    Object.assign(this.status.budget, { activeMinutes: Math.round(activeMs / 600) / 100, exceeded });
+    return exceeded;
+  }
+
+  /** The clock stops while the mission waits for a raised budget. */
+  pauseClock(): void {
+    this.clock.waitingSince ??= Date.now();
+  }
+
+  resumeClock(): void {
+    if (this.clock.waitingSince !== undefined) this.clock.waitedMs += Date.now() - this.clock.waitingSince;
+    this.clock.waitingSince = undefined;
   }
 
   /** A signal that does not fit the current phase is recorded, never thrown. */

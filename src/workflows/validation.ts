@@ -3,6 +3,7 @@ import type { Activities } from '../activities';
 import type { PlanMilestone } from '../api/plan';
 import type { CommandRun, MilestoneValidation, ValidationRun } from '../api/status';
 import { runAgent, type MissionContext } from './agents';
+import { budgetGate } from './budget';
 import { steps } from './proxies';
 
 type ValidationPlan = Awaited<ReturnType<Activities['discoverValidation']>>;
@@ -42,6 +43,7 @@ export async function validateMilestone(ctx: MissionContext, milestone: PlanMile
     failures: failed(first).map(({ name, command, exitCode, timedOut, outputTail }) => ({ name, command, exitCode, timedOut, outputTail })),
   };
   const head = await steps.currentHead({ worktree: prep.worktree });
+  await budgetGate(ctx);
   const run = await runAgent(ctx, task, { workdir: prep.worktree, branch: prep.branch, startCommit: head, commitMessage: `Repair ${milestone.id}: fix failing validation` });
   validation.repair = run.ok
     ? { state: run.result.state, summary: run.result.summary, commit: run.result.commit }

@@ -1,0 +1,22 @@
+/** The mission-wide limits in force (the input's, raised by `resume` signals). */
+export interface BudgetLimits {
+  maxTurnsPerFeature: number;
+  maxTokens?: number;
+  maxMinutes?: number;
+}
+
+/** Why the mission is over its budget, or undefined when it may start more work. */
+export function budgetExceeded(limits: BudgetLimits, used: { tokens: number; activeMs: number }): string | undefined {
+  if (limits.maxTokens !== undefined && used.tokens >= limits.maxTokens) {
+    return `token budget reached: ${used.tokens} of ${limits.maxTokens} tokens used`;
+  }
+  if (limits.maxMinutes !== undefined && used.activeMs >= limits.maxMinutes * 60_000) {
+    return `time budget reached: ${(used.activeMs / 60_000).toFixed(2)} of ${limits.maxMinutes} minutes of work`;
+  }
+  return undefined;
+}
+
+/** A raise from a `resume` signal: each given limit replaces the current one. */
+export function raiseBudget(limits: BudgetLimits, raise: { maxTokens?: number; maxMinutes?: number } | undefined): BudgetLimits {
+  return { ...limits, ...Object.fromEntries(Object.entries(raise ?? {}).filter(([, v]) => v !== undefined)) };
+}
