@@ -68,3 +68,21 @@ test('malformed tool calls go back to the model as tool errors', async () => {
   ]);
   expect(treeAt(repo, result.branch!)).toMatchObject({ 'x.txt': 'recovered' });
 });
+
+test('HTTP 429 with Retry-After: Temporal retries the turn no sooner than the server asked, and the mission completes', async () => {
+  const repo = makeRepo();
+  h.model.script('plan', [
+    { status: 429, message: 'rate limited', headers: { 'retry-after': '3' } },
+    planReply(makePlan([{ id: 'm1', features: [{ id: 'f', files: ['f.txt'] }] }])),
+  ]);
+  h.model.script('feature f', writesFiles({ 'f.txt': 'after the wait' }));
+  const handle = await h.start({ prompt: 'x', repo, requirePlanApproval: false });
+  const result = await handle.result();
+  expect(result.outcome).toBe('completed');
+  const [limited, retried] = h.model.requestsFor('plan');
+  expect(retried!.receivedAt - limited!.receivedAt).toBeGreaterThanOrEqual(2900);
+  // The wait is Temporal's (visible in history as the activity's retry), not the openai client's.
+  const history = await handle.fetchHistory();
+  const planTask = history.events!.find((e) => e.activityTaskStartedEventAttributes && e.activityTaskStartedEventAttributes.attempt === 2);
+  expect(planTask).toBeDefined();
+}, 60_000);

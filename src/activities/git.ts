@@ -7,6 +7,7 @@ import { saveContext, type RepoContext } from './context';
 import { Git, STEP_TRAILER, exists, withRepoLock } from './gitcore';
 import { featureBranch, missionBranch } from '../api/ids';
 import type { MissionPaths } from './paths';
+import { readRepoConfig } from './validate';
 
 export interface PrepareInput {
   missionId: string;
@@ -25,6 +26,8 @@ export interface PrepareResult {
   context: { agentsMd: boolean; skills: string[]; fileCount: number };
   /** Whether this worker's namespace has the mission search attributes (decided by the worker, recorded here). */
   searchAttributes: boolean;
+  /** Things the user should know about the checkout (uncommitted changes, a detached HEAD): recorded as warnings. */
+  notes?: string[];
 }
 
 export interface MergeInput {
@@ -76,6 +79,9 @@ export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: s
       }
       const worktree = paths.missionWorktree(input.missionKey);
       await git.ensureWorktree(worktree, branch, baseCommit);
+      // A broken .mission/config.json fails here, before any model call, not at the first validation.
+      await readRepoConfig(worktree);
+      const notes = await checkoutNotes(git, repo, input.baseBranch, baseCommit);
       const context = await readRepoContext(git, repo, input.baseBranch, baseCommit);
       await saveContext(paths.contextFile(input.missionKey), context);
       return {
@@ -85,6 +91,7 @@ export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: s
         baseCommit,
         context: { agentsMd: Boolean(context.agentsMd), skills: context.skills.map((s) => s.name), fileCount: context.fileCount },
         searchAttributes: deps.searchAttributes ?? false,
+        notes,
       };
     });
   }
@@ -225,6 +232,19 @@ async function checkRepo(repo: string | undefined): Promise<string> {
     throw missionFailure('REPO_NOT_GIT', `repo "${repo}" is not a git work tree; run "git init" there and commit, or pass another path`);
   }
   return top.run(['rev-parse', '--show-toplevel']);
+}
+
+/** Warnings about the user's checkout: the mission works from the base branch, never from it. */
+async function checkoutNotes(git: Git, repo: string, baseBranch: string, baseCommit: string): Promise<string[]> {
+  const notes: string[] = [];
+  const status = await git.run(['status', '--porcelain', '--untracked-files=no']);
+  if (status.trim()) {
+    notes.push(`the checkout at ${repo} has uncommitted changes (${status.trim().split('\n').length} file(s)); they are not part of the mission, which starts from ${baseBranch} at ${baseCommit.slice(0, 8)}: commit them to ${baseBranch} and start again if the mission needs them`);
+  }
+  if (!(await git.succeeds(['symbolic-ref', '-q', 'HEAD']))) {
+    notes.push(`HEAD in ${repo} is detached; the mission starts from branch ${baseBranch} (${baseCommit.slice(0, 8)}), not from HEAD: set "baseBranch" if you meant another branch`);
+  }
+  return notes;
 }
 
 async function resolveBase(git: Git, baseBranch: string): Promise<string> {

@@ -90,7 +90,7 @@ export function createValidationActivities(deps: { paths: MissionPaths; env?: No
   return { discoverValidation, runValidationCommand };
 }
 
-async function readRepoConfig(worktree: string): Promise<ValidationSettings | undefined> {
+export async function readRepoConfig(worktree: string): Promise<ValidationSettings | undefined> {
   const file = path.join(worktree, '.mission', 'config.json');
   let text: string;
   try {

@@ -44,6 +44,14 @@ export const FeatureInput = z.strictObject({
   maxTurns: z.number().int().min(1),
   /** Commit the agent's work with this message; absent when the caller concludes (a merge in progress). */
   commitMessage: z.string().optional(),
+  /** Set by the workflow itself when it continues as new: where the agent loop stands. */
+  carried: z
+    .strictObject({
+      turn: z.number().int().min(0),
+      tokens: z.strictObject({ prompt: z.number(), completion: z.number(), total: z.number() }),
+      startedAt: z.number(),
+    })
+    .optional(),
 });
 export type FeatureInput = z.infer<typeof FeatureInput>;
 

@@ -1,4 +1,4 @@
-import { setCurrentDetails, workflowInfo } from '@temporalio/workflow';
+import { continueAsNew, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
 import { agentTaskId, FeatureInput, type FeatureResult, type ToolRunResult } from '../api/agent';
 import { missionFailure } from '../api/errors';
 import { describeIssues } from '../api/issues';
@@ -15,16 +15,20 @@ export async function feature(raw: FeatureInput): Promise<FeatureResult> {
   if (!parsed.success) {
     throw missionFailure('INVALID_INPUT', `Invalid feature input: ${describeIssues(parsed.error, FeatureInput).join('; ')}`);
   }
-  const input = parsed.data;
-  const startedAt = Date.now();
+  const { carried, ...input } = parsed.data;
+  const startedAt = carried?.startedAt ?? Date.now();
   const taskId = agentTaskId(input.task);
   const session = { missionKey: input.missionKey, name: taskId };
-  await steps.openAgentSession.executeWithOptions({ summary: `session: open ${taskId}` }, [{ session, input }]);
+  if (!carried) await steps.openAgentSession.executeWithOptions({ summary: `session: open ${taskId}` }, [{ session, input }]);
 
-  let tokens = ZERO_TOKENS;
+  let tokens = carried?.tokens ?? ZERO_TOKENS;
   let finish: ToolRunResult['finish'];
-  let turn = 0;
+  let turn = carried?.turn ?? 0;
   while (!finish && turn < input.maxTurns) {
+    // The conversation is on disk, so a new run only needs the loop's counters: history restarts near zero.
+    if (workflowInfo().continueAsNewSuggested) {
+      await continueAsNew<typeof feature>({ ...input, carried: { turn, tokens, startedAt } });
+    }
     turn += 1;
     setCurrentDetails(`${taskId}: turn ${turn} of at most ${input.maxTurns}, ${tokens.total} tokens so far`);
     const reply = await model.agentTurn.executeWithOptions({ summary: `llm: ${taskId} turn ${turn}` }, [{ session, turn, model: input.model }]);

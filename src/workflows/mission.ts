@@ -1,4 +1,4 @@
-import { CancellationScope, condition, isCancellation, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, condition, ContinueAsNew, continueAsNew, isCancellation, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { z } from 'zod';
 import { MAX_PLAN_ATTEMPTS } from '../api/constants';
 import { missionFailure, rootFailure, toMissionFailure } from '../api/errors';
@@ -21,7 +21,7 @@ import {
 import type { Plan } from '../api/plan';
 import { reportFromStatus, type MissionReport, type Outcome } from '../api/report';
 import { MissionRepoKey, MissionStatusKey } from '../api/search';
-import { FINAL_PHASES } from '../api/status';
+import { FINAL_PHASES, type MissionStatus } from '../api/status';
 import { raiseBudget } from '../api/budget';
 import type { MissionContext } from './agents';
 import { budgetGate } from './budget';
@@ -33,51 +33,53 @@ import { MissionState, nowIso, type PlanDecision } from './state';
  * The `mission` workflow: prepare → plan → approval → milestones → result.
  * Input is validated here (not only in the CLI), so `temporal workflow start --input` gets the same checks.
  */
-export async function mission(rawInput?: unknown): Promise<MissionReport> {
+export async function mission(rawInput?: unknown, carried?: MissionCarry): Promise<MissionReport> {
   const input = parseMissionInputOrFail(rawInput);
   const info = workflowInfo();
   const state = new MissionState(info.workflowId, input.prompt, input.budget);
+  if (carried) state.restore(carried.status, carried.activeMs, carried.searchAttributes);
   registerHandlers(state);
   const missionKey = missionKeyFor(info.workflowId);
   let ctx: MissionContext | undefined;
   try {
-    const prep = await steps.prepareMission({
-      missionId: info.workflowId,
-      missionKey,
-      runId: info.firstExecutionRunId,
-      repo: input.repo,
-      baseBranch: input.baseBranch,
-    });
-    Object.assign(state.status, { repo: prep.repo, branch: prep.branch, worktree: prep.worktree, baseCommit: prep.baseCommit });
-    if (prep.searchAttributes) {
-      state.searchAttributes = true;
-      upsertSearchAttributes([
-        { key: MissionRepoKey, value: prep.repo },
-        { key: MissionStatusKey, value: state.phase },
-      ]);
-    }
-    ctx = { missionId: info.workflowId, missionKey, input, state, prep };
-
-    const decision = await planUntilDecided(ctx);
-    if (decision.kind === 'reject') {
-      await steps.discardMission({ repo: prep.repo, missionKey, baseCommit: prep.baseCommit });
-      state.setPhase('rejected', `plan rejected${decision.reason ? `: ${decision.reason}` : ''}`);
-      return await report(state, missionKey, input, 'rejected', { rejection: { reason: decision.reason } });
+    let head: string;
+    let next = 0;
+    if (carried) {
+      ctx = { missionId: info.workflowId, missionKey, input, state, prep: carried.prep };
+      head = carried.head;
+      next = carried.next;
+      state.record('continued', `continued as new run ${info.runId} at milestone ${next + 1}`);
+    } else {
+      const prep = await prepare(state, input, missionKey);
+      ctx = { missionId: info.workflowId, missionKey, input, state, prep };
+      const decision = await planUntilDecided(ctx);
+      if (decision.kind === 'reject') {
+        await steps.discardMission({ repo: prep.repo, missionKey, baseCommit: prep.baseCommit });
+        state.setPhase('rejected', `plan rejected${decision.reason ? `: ${decision.reason}` : ''}`);
+        return await report(state, missionKey, input, 'rejected', { rejection: { reason: decision.reason } });
+      }
+      state.setPhase('running', decision.approvedBy ? `plan approved by ${decision.approvedBy}` : 'plan approved');
+      state.startClock();
+      head = prep.baseCommit;
     }
 
-    state.setPhase('running', decision.approvedBy ? `plan approved by ${decision.approvedBy}` : 'plan approved');
-    state.startClock();
-    let head = prep.baseCommit;
-    for (const milestone of state.status.plan!.milestones) {
+    const milestones = state.status.plan!.milestones;
+    for (let i = next; i < milestones.length; i++) {
       await condition(() => !state.status.paused);
       await budgetGate(ctx);
-      head = await runMilestone(ctx, milestone, head);
+      head = await runMilestone(ctx, milestones[i]!, head);
+      // Only between milestones: every child has finished, so the parent-close policy touches nothing.
+      if (i + 1 < milestones.length && workflowInfo().continueAsNewSuggested) {
+        state.record('continue-as-new', `history at ${workflowInfo().historyLength} events: continuing as a new run`);
+        await continueAsNew<typeof mission>(rawInput, { status: state.status, prep: ctx.prep, head, next: i + 1, activeMs: state.activeMs(), searchAttributes: state.searchAttributes });
+      }
     }
     state.setPhase('reporting', 'writing the mission report');
     const done = await report(state, missionKey, input, 'completed');
-    state.setPhase('completed', `mission completed on ${prep.branch}; report at ${done.reportPath}`);
+    state.setPhase('completed', `mission completed on ${ctx.prep.branch}; report at ${done.reportPath}`);
     return done;
   } catch (err) {
+    if (err instanceof ContinueAsNew) throw err;
     if (isCancellation(err)) {
       state.setPhase('cancelled', 'mission cancelled');
       const cancelledCtx = ctx;
@@ -96,6 +98,39 @@ export async function mission(rawInput?: unknown): Promise<MissionReport> {
     }
     throw err;
   }
+}
+
+/** What a mission hands to its next run when it continues as new (between milestones). */
+export interface MissionCarry {
+  status: MissionStatus;
+  prep: MissionContext['prep'];
+  head: string;
+  /** Index of the next milestone to run. */
+  next: number;
+  activeMs: number;
+  searchAttributes: boolean;
+}
+
+/** Creates the mission branch and worktree (or finds them) and publishes the search attributes. */
+async function prepare(state: MissionState, input: MissionInput, missionKey: string): Promise<MissionContext['prep']> {
+  const info = workflowInfo();
+  const prep = await steps.prepareMission({
+    missionId: info.workflowId,
+    missionKey,
+    runId: info.firstExecutionRunId,
+    repo: input.repo,
+    baseBranch: input.baseBranch,
+  });
+  Object.assign(state.status, { repo: prep.repo, branch: prep.branch, worktree: prep.worktree, baseCommit: prep.baseCommit });
+  for (const note of prep.notes ?? []) state.record('warning', note);
+  if (prep.searchAttributes) {
+    state.searchAttributes = true;
+    upsertSearchAttributes([
+      { key: MissionRepoKey, value: prep.repo },
+      { key: MissionStatusKey, value: state.phase },
+    ]);
+  }
+  return prep;
 }
 
 /** Plans, shows the plan, and waits for the human: approve → go, revise → plan again, reject → stop. */

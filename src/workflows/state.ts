@@ -114,6 +114,14 @@ export class MissionState {
     this.status.updatedAt = nowIso();
   }
 
+  /** Takes over the state of the previous run (continue-as-new). */
+  restore(status: MissionStatus, activeMs: number, searchAttributes: boolean): void {
+    Object.assign(this.status, status);
+    this.searchAttributes = searchAttributes;
+    this.clock.since = Date.now() - activeMs;
+    setCurrentDetails(this.details(`continuing: ${status.phase}`));
+  }
+
   /** Starts the work clock (at plan approval). */
   startClock(): void {
     this.clock.since ??= Date.now();

@@ -9,6 +9,7 @@ import type { mission } from '../../src/workflows/mission';
 import { ensureSearchAttributes } from '../../src/search-attributes';
 import { createMissionWorker } from '../../src/worker';
 import { ScriptedModelServer } from './model-server';
+import { recordHistories } from './histories';
 import { tempDir } from './repo';
 
 export interface Harness {
@@ -18,6 +19,8 @@ export interface Harness {
   model: ScriptedModelServer;
   home: string;
   start(input: MissionRequest | Record<string, unknown>, id?: string): Promise<WorkflowHandle<typeof mission>>;
+  /** Ids of the missions `start` started in the current test. */
+  started: string[];
   waitFor(handle: WorkflowHandle, predicate: (s: MissionStatus) => boolean, timeoutMs?: number): Promise<MissionStatus>;
   close(): Promise<void>;
 }
@@ -54,6 +57,7 @@ export async function createHarness(name: string): Promise<Harness> {
     },
   });
   const running = worker.run();
+  const started: string[] = [];
 
   return {
     client,
@@ -61,12 +65,12 @@ export async function createHarness(name: string): Promise<Harness> {
     address,
     model,
     home,
-    start: (input, id) =>
-      client.workflow.start<typeof mission>(MISSION_WORKFLOW, {
-        taskQueue,
-        workflowId: id ?? `${name}-${++counter}-${Date.now().toString(36)}`,
-        args: [input as MissionRequest],
-      }),
+    started,
+    start: (input, id) => {
+      const workflowId = id ?? `${name}-${++counter}-${Date.now().toString(36)}`;
+      started.push(workflowId);
+      return client.workflow.start<typeof mission>(MISSION_WORKFLOW, { taskQueue, workflowId, args: [input as MissionRequest] });
+    },
     waitFor: async (handle, predicate, timeoutMs = 60_000) => {
       const deadline = Date.now() + timeoutMs;
       let last: MissionStatus | undefined;
@@ -111,8 +115,9 @@ export function useHarness(name: string): Harness {
   afterAll(async () => {
     await harness.close?.();
   });
-  afterEach(() => {
+  afterEach(async () => {
     try {
+      await recordHistories(harness.client, harness.started.splice(0), expect.getState().currentTestName ?? name);
       harness.model.assertDone();
     } finally {
       scriptDefaults(harness.model.reset()); // a failed test must not fail the next one

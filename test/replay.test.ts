@@ -1,0 +1,49 @@
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { temporal } from '@temporalio/proto';
+import { loadHistories } from './support/histories';
+
+/**
+ * The determinism guard: histories recorded from every path a mission takes (scripts/record-histories.sh)
+ * must replay against the current workflow code. A change that would break running missions fails here.
+ */
+const histories = loadHistories();
+const bundle = () => ({ workflowBundle: { codePath: process.env.MISSION_TEST_WORKFLOW_BUNDLE! } });
+
+beforeAll(() => {
+  try {
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
+  } catch {
+    // already installed by another suite in this process
+  }
+});
+
+test('histories of every path are committed: approve, reject, revise, plan failure, cancel, conflict, repair, budget pause, continue-as-new', () => {
+  const files = new Set(histories.map((h) => h.file));
+  for (const path of ['two-milestones-of-parallel', 'rejecting-the-plan', 'revising-the-plan', 'a-planner-that-keeps-breaking', 'cancelling-the-mission', 'two-features-editing-the-same-lines', 'cannot-resolve-is-aborted', 'fixed-by-the-repair-agent', 'over-the-token-budget', 'continue-as-new']) {
+    expect([...files].filter((f) => f.includes(path))).toHaveLength(1);
+  }
+  // The continue-as-new recording holds several runs of the mission and of an agent.
+  const chained = histories.filter((h) => h.file === 'continue-as-new.json');
+  const runsOf = (id: string) => chained.filter((h) => h.workflowId === id).length;
+  expect(Math.max(...chained.map((h) => runsOf(h.workflowId)))).toBeGreaterThan(1);
+});
+
+test('every committed history replays against the current workflow code', async () => {
+  const failures: string[] = [];
+  let replayed = 0;
+  for await (const result of Worker.runReplayHistories(bundle(), histories)) {
+    replayed += 1;
+    if (result.error) failures.push(`${result.workflowId}: ${result.error.name}: ${result.error.message}`);
+  }
+  expect(failures).toEqual([]);
+  expect(replayed).toBe(histories.length);
+}, 120_000);
+
+test('a tampered history (a step the code never schedules) fails replay with a determinism error', async () => {
+  const original = histories.find((h) => h.file.startsWith('two-milestones-of-parallel') && !h.workflowId.includes('/'))!;
+  const tampered = temporal.api.history.v1.History.decode(temporal.api.history.v1.History.encode(original.history).finish());
+  const scheduled = tampered.events!.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'planTurn')!;
+  scheduled.activityTaskScheduledEventAttributes!.activityType!.name = 'somethingElse';
+  await expect(Worker.runReplayHistory(bundle(), tampered, original.workflowId)).rejects.toBeInstanceOf(DeterminismViolationError);
+});
