@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -93,6 +93,7 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions, env: Node
   if (await portOpen(opts.port)) {
     throw new Error(`port ${opts.port} is already in use (another "mission dev" or Temporal server?); stop it, pass --port, or set TEMPORAL_ADDRESS=${address} to use it`);
   }
+  await waitForPreviousServer(opts.db);
   const binary = temporalBinary(env);
   if (!binary) return startWithSdk(opts, address, uiUrl);
 
@@ -107,6 +108,7 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions, env: Node
   const logFd = openSync(log, 'a');
   const supervisor = spawn(process.execPath, ['-e', SUPERVISOR, binary, ...args], { stdio: ['pipe', logFd, logFd], detached: true });
   closeSync(logFd);
+  writeFileSync(pidFile(opts.db), String(supervisor.pid));
   const exited = new Promise<number | null>((resolve) => supervisor.on('exit', resolve));
   try {
     await waitUntilReady(address, supervisor, exited, log);
@@ -125,6 +127,35 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions, env: Node
       await exited;
     },
   };
+}
+
+const pidFile = (db: string) => `${db}.pid`;
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * A server stopping (its owner was just killed, or Ctrl-C'd) may still be writing the database after its port
+ * closed: wait for its supervisor, which lives exactly as long as the server, before opening the same file.
+ */
+async function waitForPreviousServer(db: string): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidFile(db), 'utf8'));
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + 30_000;
+  while (pid > 0 && alive(pid)) {
+    if (Date.now() > deadline) throw new Error(`another Temporal dev server (supervisor pid ${pid}) is still using ${db}; stop it or pass --db`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 async function waitUntilReady(address: string, supervisor: ChildProcess, exited: Promise<number | null>, log: string): Promise<void> {

@@ -5,7 +5,7 @@ import { portOpen } from '../src/embedded';
 import { cliEnv, freePort, spawnCli } from './support/cli-process';
 import { useHarness } from './support/harness';
 import { makeRepo, treeAt } from './support/repo';
-import { makePlan, planReply, writesFiles } from './support/scripts';
+import { call, finish, makePlan, planReply, tools, writesFiles } from './support/scripts';
 
 const h = useHarness('dev');
 
@@ -64,3 +64,37 @@ test('`mission dev` killed with SIGKILL leaves no orphaned Temporal server behin
   expect(await portOpen(port)).toBe(false);
   expect(await portOpen(uiPort)).toBe(false);
 }, 120_000);
+
+test('`mission dev` killed mid-feature (its worker and its Temporal server both die) finishes the mission when started again', async () => {
+  const [port, uiPort] = [await freePort(), await freePort()];
+  const repo = makeRepo();
+  h.model.script('plan', [planReply(makePlan([{ id: 'm1', features: [{ id: 'slow', files: ['slow.txt'] }] }]))]);
+  h.model.script('feature slow', [tools(call('run_command', { command: 'sleep 2 && echo done > slow.txt' })), finish('slow work done')]);
+  const first = startDev(port, uiPort);
+  await first.ready;
+  let connection = await Connection.connect({ address: `127.0.0.1:${port}` });
+  const id = `dev-crash-${Date.now()}`;
+  await new Client({ connection }).workflow.start('mission', { taskQueue: 'mission', workflowId: id, args: [{ prompt: 'Outlive a server crash', repo, requirePlanApproval: false }] });
+  await connection.close();
+  const deadline = Date.now() + 60_000;
+  while (!h.model.requestsFor('feature slow')[0]?.respondedAt && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  await new Promise((r) => setTimeout(r, 500));
+  first.child.kill('SIGKILL');
+  await first.exited;
+  while (await portOpen(port)) await new Promise((r) => setTimeout(r, 200));
+
+  const second = startDev(port, uiPort);
+  try {
+    await second.ready;
+    connection = await Connection.connect({ address: `127.0.0.1:${port}` });
+    const report = (await new Client({ connection }).workflow.getHandle(id).result()) as MissionReport;
+    expect(report.outcome).toBe('completed');
+    expect(treeAt(repo, report.branch!)).toMatchObject({ 'slow.txt': 'done' });
+    expect(h.model.requestsFor('feature slow')).toHaveLength(2);
+    expect(h.model.requestsFor('plan')).toHaveLength(1);
+    await connection.close();
+  } finally {
+    second.child.kill('SIGTERM');
+    await second.exited;
+  }
+}, 180_000);

@@ -1,4 +1,5 @@
 import type OpenAI from 'openai';
+import { whileHeartbeating } from './activity-context';
 import { createAgentActivities } from './agent';
 import { createGitActivities } from './git';
 import { createLlmActivities } from './llm';
@@ -27,12 +28,19 @@ export function createActivities(deps: ActivityDeps) {
   const paths = new MissionPaths(deps.home);
   const model = new ModelClient(deps.openai, deps.defaultModel);
   return {
-    ...createGitActivities({ paths, defaultRepo: deps.defaultRepo, searchAttributes: deps.searchAttributes ?? false }),
+    ...heartbeating(createGitActivities({ paths, defaultRepo: deps.defaultRepo, searchAttributes: deps.searchAttributes ?? false })),
     ...createLlmActivities({ model, paths }),
     ...createAgentActivities({ paths, toolEnv: scrubEnv(deps.toolEnv ?? process.env) }),
-    ...createValidationActivities({ paths, env: deps.toolEnv }),
+    ...heartbeating(createValidationActivities({ paths, env: deps.toolEnv })),
     ...createReportActivities({ model, paths }),
   };
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/** Git steps heartbeat while they run: a worker that dies mid-merge is noticed in 30 s, not at the step's timeout. */
+function heartbeating<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T): T {
+  return Object.fromEntries(
+    Object.entries(activities).map(([name, fn]) => [name, (...args: never[]) => whileHeartbeating(() => fn(...args))]),
+  ) as T;
+}

@@ -4,9 +4,10 @@ import type { Activities } from '../activities';
 // Our own failures carry nonRetryable themselves (src/api/errors.ts), so no nonRetryableErrorTypes
 // list here: it would be repeated in every ActivityTaskScheduled event and grow history per turn.
 
-/** git and file steps: quick, retried a few times; a dead worker is noticed at the 2 minute timeout. */
+/** git and file steps: retried a few times; they heartbeat, so a dead worker is noticed in 30 s. */
 export const steps = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumAttempts: 5 },
 });
 
