@@ -107,4 +107,15 @@ describe('model errors map onto the taxonomy', () => {
     expect(await failureOf(turn())).toMatchObject({ type: 'MODEL_UNAVAILABLE', nonRetryable: false });
     expect(server.requests).toHaveLength(3);
   });
+
+  it('403 is MODEL_AUTH too; a request that times out is retryable', async () => {
+    server.script('plan', [{ status: 403, message: 'not allowed for this project' }]);
+    expect(await failureOf(turn())).toMatchObject({ type: 'MODEL_AUTH', nonRetryable: true });
+    server.script('plan', [{ ...planReply(makePlan([{ id: 'm1', features: [{ id: 'a' }] }])), delayMs: 1500 }]);
+    const impatient = new OpenAI({ baseURL: server.baseURL, apiKey: 'sk-test', maxRetries: 0, timeout: 200 });
+    const slow = createLlmActivities({ model: new ModelClient(impatient, 'test-model'), paths });
+    const timedOut = await failureOf(slow.planTurn({ missionKey: 'k', turn: 1, prompt: 'p', limits }));
+    expect(timedOut).toMatchObject({ type: 'MODEL_UNAVAILABLE', nonRetryable: false });
+    await new Promise((r) => setTimeout(r, 1500)); // let the scripted reply finish before the next test resets the server
+  });
 });
