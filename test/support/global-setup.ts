@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { dynamicConfigArgs, LOCAL_SERVER_CONFIG } from '../../src/embedded';
 import { findTemporalBinary } from './temporal-binary';
 
 /**
@@ -24,6 +25,7 @@ export default async function globalSetup(): Promise<void> {
     server: {
       executable: binary ? { type: 'existing-path', path: binary } : { type: 'cached-download' },
       log: { format: 'pretty', level: 'error' },
+      extraArgs: dynamicConfigArgs(LOCAL_SERVER_CONFIG),
     },
   });
   (globalThis as { __missionTemporalEnv?: TestWorkflowEnvironment }).__missionTemporalEnv = env;
