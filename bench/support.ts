@@ -1,0 +1,504 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { tsToMs } from '@temporalio/common/lib/time';
+import { temporal } from '@temporalio/proto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import OpenAI from 'openai';
+import { MISSION_WORKFLOW } from '../src/api/constants';
+import { createActivities, type Activities, type ActivityDeps } from '../src/activities';
+import { whileHeartbeating } from '../src/activities/activity-context';
+import { Git } from '../src/activities/gitcore';
+import { MissionPaths } from '../src/activities/paths';
+import { featureBranch } from '../src/api/ids';
+import { missionFailure } from '../src/api/errors';
+import type { MissionRequest } from '../src/api/input';
+import type { MissionReport } from '../src/api/report';
+import type { mission } from '../src/workflows/mission';
+import { ensureSearchAttributes } from '../src/search-attributes';
+import { createMissionWorker } from '../src/worker';
+import { cliEnv, spawnCli, type CliProcess } from '../test/support/cli-process';
+import type { Harness } from '../test/support/harness';
+import { ScriptedModelServer, type ChatMessage, type ScriptedMessage } from '../test/support/model-server';
+import { tempDir } from '../test/support/repo';
+import { call, finish, makePlan, planReply, tools } from '../test/support/scripts';
+
+type EventType = temporal.api.enums.v1.EventType;
+const EventType = temporal.api.enums.v1.EventType;
+type History = temporal.api.history.v1.IHistory;
+
+export const TEST_KEY = 'sk-bench-secret-key-123456';
+
+/**
+ * A benchmark's view of the shared dev server, like test/support/harness.ts but with a model server of
+ * configurable latency, and the worker optional (some benchmarks run `mission worker` processes instead).
+ */
+export interface Bench {
+  client: Client;
+  address: string;
+  taskQueue: string;
+  model: ScriptedModelServer;
+  home: string;
+  start(input: MissionRequest, id?: string, taskQueue?: string): Promise<WorkflowHandle<typeof mission>>;
+  /** `mission worker` from dist/ as a real process on this bench's server, model, home and task queue. */
+  workerProcess(taskQueue?: string): CliProcess & { ready: Promise<unknown> };
+  close(): Promise<void>;
+}
+
+let counter = 0;
+
+export interface BenchOptions {
+  latencyMs?: number;
+  inProcessWorker?: boolean;
+  address?: string;
+  /** MISSION_HOME of the worker (default: a new temporary folder). */
+  home?: string;
+  /** A prototype of a proposed activity change: the worker gets these activities instead (same workflows). */
+  activities?: (real: Activities, deps: ActivityDeps) => Activities;
+}
+
+export async function createBench(name: string, opts: BenchOptions = {}): Promise<Bench> {
+  const address = opts.address ?? process.env.MISSION_TEST_TEMPORAL_ADDRESS;
+  const bundle = process.env.MISSION_TEST_WORKFLOW_BUNDLE;
+  if (!address || !bundle) throw new Error('The Temporal dev server was not started: run the benchmarks with "npm run bench".');
+  quietRuntime();
+  const taskQueue = `bench-${name}-${process.pid}-${Date.now().toString(36)}`;
+  const model = await ScriptedModelServer.start({ latencyMs: opts.latencyMs ?? 0 });
+  model.scriptPrefix('report', { content: 'Benchmark mission summary.' });
+  const home = opts.home ?? tempDir('mission-bench-home-');
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection });
+  let worker: { worker: Worker; running: Promise<void>; connection: NativeConnection } | undefined;
+  if (opts.inProcessWorker !== false) {
+    // The same worker as `mission worker`, in this process, as in test/support/harness.ts.
+    const nativeConnection = await NativeConnection.connect({ address });
+    const deps: ActivityDeps = {
+      openai: new OpenAI({ baseURL: model.baseURL, apiKey: TEST_KEY, maxRetries: 0 }),
+      home,
+      defaultModel: 'bench-model',
+      toolEnv: { PATH: process.env.PATH, HOME: process.env.HOME },
+      searchAttributes: await ensureSearchAttributes({ address }, 'default'),
+    };
+    const w = opts.activities
+      ? await Worker.create({ connection: nativeConnection, taskQueue, workflowBundle: { codePath: bundle }, activities: opts.activities(createActivities(deps), deps) })
+      : await createMissionWorker({ connection: nativeConnection, taskQueue, workflowBundle: { codePath: bundle }, deps });
+    worker = { worker: w, running: w.run(), connection: nativeConnection };
+  }
+  const processes: CliProcess[] = [];
+  const harnessLike = { home, model, address, taskQueue } as unknown as Harness;
+
+  return {
+    client,
+    address,
+    taskQueue,
+    model,
+    home,
+    start: (input, id, queue) =>
+      client.workflow.start<typeof mission>(MISSION_WORKFLOW, {
+        taskQueue: queue ?? taskQueue,
+        workflowId: id ?? `bench-${name}-${++counter}-${Date.now().toString(36)}`,
+        args: [input],
+      }),
+    workerProcess: (queue) => {
+      const env = cliEnv(harnessLike, { TEMPORAL_ADDRESS: address, MISSION_TASK_QUEUE: queue ?? taskQueue, OPENAI_API_KEY: TEST_KEY });
+      const p = spawnCli(['worker'], env);
+      processes.push(p);
+      return { ...p, ready: p.waitFor(/mission worker: task queue/, 60_000) };
+    },
+    close: async () => {
+      for (const p of processes) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+      if (worker) {
+        worker.worker.shutdown();
+        await worker.running;
+        await worker.connection.close();
+      }
+      await connection.close();
+      await model.close();
+    },
+  };
+}
+
+/**
+ * The second dev server of bench/global-setup.ts, when it runs: Temporal's defaults, without the dynamic
+ * config Mission gives its local servers (LOCAL_SERVER_CONFIG in src/embedded.ts), for a side-by-side figure.
+ */
+export const plainAddress = (): string | undefined => process.env.MISSION_BENCH_PLAIN_ADDRESS || undefined;
+
+/** A dev server (same binary as the suite's) with extra dynamic config, for a side-by-side comparison. */
+export async function startDevServer(dynamicConfig: Record<string, string | number | boolean>, binary = process.env.MISSION_TEST_TEMPORAL_BINARY): Promise<TestWorkflowEnvironment> {
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: binary ? { type: 'existing-path', path: binary } : { type: 'cached-download' },
+      extraArgs: Object.entries(dynamicConfig).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${JSON.stringify(v)}`]),
+      log: { format: 'pretty', level: 'error' },
+    },
+  });
+}
+
+let runtimeInstalled = false;
+function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
+  } catch {
+    // already installed in this process
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Scripted agents: replies computed from the transcript, so any number of missions can share a server.
+
+/** The 1-based turn a request is for: one assistant message is added per turn. */
+export const turnOf = (messages: ChatMessage[]) => 1 + messages.filter((m) => m.role === 'assistant').length;
+
+/**
+ * Every `feature <id>` agent takes `turnsFor(id)` turns: a write_file of `bytes` bytes per turn, then
+ * finish. Stateless, so it serves every mission on the server and every retry the same way.
+ */
+export function scriptAgents(model: ScriptedModelServer, turnsFor: (featureId: string) => number, bytes = 64): void {
+  model.scriptPrefix('feature ', (req): ScriptedMessage => {
+    const id = req.role.slice('feature '.length);
+    const turn = turnOf(req.body.messages);
+    if (turn >= turnsFor(id)) return finish(`${id} done`);
+    return tools(call('write_file', { path: `${id}/part-${turn}.txt`, content: `${id} ${turn}\n`.padEnd(bytes, '.') }));
+  });
+}
+
+/** A plan of `milestones` × `features` independent features (ids m1-f1 …), scripted as every mission's plan. */
+export function scriptPlan(model: ScriptedModelServer, milestones: number, features: number): void {
+  const plan = makePlan(
+    Array.from({ length: milestones }, (_, m) => ({
+      id: `m${m + 1}`,
+      features: Array.from({ length: features }, (__, f) => ({ id: `m${m + 1}-f${f + 1}`, files: [`m${m + 1}-f${f + 1}/`] })),
+    })),
+    'Benchmark plan',
+  );
+  model.scriptPrefix('plan', planReply(plan));
+}
+
+export async function completed(handle: WorkflowHandle<typeof mission>): Promise<MissionReport> {
+  const report = await handle.result();
+  if (report.outcome !== 'completed') throw new Error(`mission ${handle.workflowId} ended ${report.outcome}`);
+  const failed = report.milestones.flatMap((m) => m.features).filter((f) => f.state !== 'done');
+  if (failed.length) throw new Error(`mission ${handle.workflowId}: features not done: ${failed.map((f) => `${f.id} ${f.state}`).join(', ')}`);
+  return report;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Histories.
+
+export interface RunHistory {
+  workflowId: string;
+  runId: string;
+  history: History;
+  bytes: number;
+}
+
+/** Every run (continue-as-new chains followed back from the latest) of a workflow and, recursively, of its children. */
+export async function fetchHistories(client: Client, workflowId: string): Promise<RunHistory[]> {
+  const out: RunHistory[] = [];
+  const runs: RunHistory[] = [];
+  let runId: string | undefined;
+  for (;;) {
+    const handle = client.workflow.getHandle(workflowId, runId);
+    const history = await handle.fetchHistory();
+    const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+    const id = runId ?? (await handle.describe()).runId;
+    runs.unshift({ workflowId, runId: id, history, bytes: temporal.api.history.v1.History.encode(history).finish().length });
+    runId = started?.continuedExecutionRunId || undefined;
+    if (!runId) break;
+  }
+  for (const run of runs) {
+    out.push(run);
+    for (const e of run.history.events ?? []) {
+      const child = e.childWorkflowExecutionStartedEventAttributes?.workflowExecution?.workflowId;
+      if (child) out.push(...(await fetchHistories(client, child)));
+    }
+  }
+  return out;
+}
+
+export interface Interval {
+  start: number;
+  end: number;
+}
+
+export interface ActivityTiming extends Interval {
+  type: string;
+  workflowId: string;
+  scheduled: number;
+  attempt: number;
+}
+
+export interface HistoryStats {
+  runs: number;
+  events: number;
+  bytes: number;
+  workflowTasks: number;
+  activityTasks: number;
+  childWorkflows: number;
+  activities: ActivityTiming[];
+  /** Each workflow task: scheduled → completed, with when a worker picked it up. */
+  workflowTasksTimed: (Interval & { started: number })[];
+  /** First to last event over every run. */
+  span: Interval;
+}
+
+const ms = (e: temporal.api.history.v1.IHistoryEvent) => tsToMs(e.eventTime);
+
+export function historyStats(runs: RunHistory[]): HistoryStats {
+  const stats: HistoryStats = {
+    runs: runs.length,
+    events: 0,
+    bytes: 0,
+    workflowTasks: 0,
+    activityTasks: 0,
+    childWorkflows: 0,
+    activities: [],
+    workflowTasksTimed: [],
+    span: { start: Infinity, end: -Infinity },
+  };
+  for (const run of runs) {
+    const events = run.history.events ?? [];
+    stats.events += events.length;
+    stats.bytes += run.bytes;
+    const byId = new Map<string, temporal.api.history.v1.IHistoryEvent>(events.map((e) => [String(e.eventId), e]));
+    for (const e of events) {
+      const t = ms(e);
+      stats.span.start = Math.min(stats.span.start, t);
+      stats.span.end = Math.max(stats.span.end, t);
+      switch (e.eventType as EventType) {
+        case EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED: {
+          stats.workflowTasks += 1;
+          const scheduled = byId.get(String(e.workflowTaskCompletedEventAttributes?.scheduledEventId));
+          const started = byId.get(String(e.workflowTaskCompletedEventAttributes?.startedEventId));
+          if (scheduled) stats.workflowTasksTimed.push({ start: ms(scheduled), started: started ? ms(started) : ms(scheduled), end: t });
+          break;
+        }
+        case EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
+          stats.childWorkflows += 1;
+          break;
+        case EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+        case EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+        case EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: {
+          const a = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes;
+          const scheduled = byId.get(String(a?.scheduledEventId));
+          const started = byId.get(String((a as { startedEventId?: unknown } | undefined)?.startedEventId));
+          stats.activityTasks += 1;
+          if (!scheduled) break;
+          stats.activities.push({
+            type: scheduled.activityTaskScheduledEventAttributes?.activityType?.name ?? '?',
+            workflowId: run.workflowId,
+            scheduled: ms(scheduled),
+            start: started ? ms(started) : ms(scheduled),
+            end: t,
+            attempt: started?.activityTaskStartedEventAttributes?.attempt ?? 1,
+          });
+          break;
+        }
+        default:
+      }
+    }
+  }
+  return stats;
+}
+
+/** Total length of the union of intervals (time during which at least one was open). */
+export function unionMs(intervals: Interval[]): number {
+  const sorted = [...intervals].sort((a, b) => a.start - b.start);
+  let total = 0;
+  let current: Interval | undefined;
+  for (const i of sorted) {
+    if (!current || i.start > current.end) {
+      if (current) total += current.end - current.start;
+      current = { ...i };
+    } else current.end = Math.max(current.end, i.end);
+  }
+  if (current) total += current.end - current.start;
+  return total;
+}
+
+export const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+export const mean = (xs: number[]) => (xs.length ? sum(xs) / xs.length : 0);
+export function percentile(xs: number[], p: number): number {
+  if (!xs.length) return 0;
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+export const round = (x: number, digits = 0) => Math.round(x * 10 ** digits) / 10 ** digits;
+export const sec = (msValue: number, digits = 1) => `${(msValue / 1000).toFixed(digits)} s`;
+
+/** Resident memory of a process in MiB (Linux /proc), or undefined when it is gone. */
+export function rssMiB(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Samples a value every `everyMs` until stopped; returns the samples. */
+export function sampler(read: () => number | undefined, everyMs = 250): { stop(): number[] } {
+  const samples: number[] = [];
+  const take = () => {
+    const v = read();
+    if (v !== undefined) samples.push(v);
+  };
+  take();
+  const timer = setInterval(take, everyMs);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      take();
+      return samples;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// A prototype of a proposed fix, applied at run time in this process only (src/ is not changed).
+
+/** How long the Git class takes for a git command that prints nothing (simple-git adds 50 ms to those). */
+export async function quietGitMs(): Promise<number> {
+  const dir = tempDir('mission-bench-quiet-');
+  execFileSync('git', ['init', '-q', dir]);
+  const g = new Git(dir);
+  await g.succeeds(['show-ref', '--verify', '--quiet', 'refs/heads/none']);
+  const t = process.hrtime.bigint();
+  for (let i = 0; i < 3; i++) await g.succeeds(['show-ref', '--verify', '--quiet', 'refs/heads/none']);
+  return Number(process.hrtime.bigint() - t) / 3e6;
+}
+
+/**
+ * Replaces the Git class's four simple-git calls with child_process.execFile (same arguments, same
+ * trimming and errors, GIT_* variables dropped like simple-git does). Returns the undo.
+ */
+export function useExecFileGit(): () => void {
+  const proto = Git.prototype as unknown as Record<'run' | 'succeeds' | 'resolveCommit' | 'identityArgs', unknown>;
+  const saved = { run: proto.run, succeeds: proto.succeeds, resolveCommit: proto.resolveCommit, identityArgs: proto.identityArgs };
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.toUpperCase().startsWith('GIT_')));
+  const raw = (dir: string, args: string[]) =>
+    new Promise<string>((resolve, reject) => {
+      execFile('git', args, { cwd: dir, env, maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
+        if (err) reject(new Error(`${stderr}${stdout}`.trim() || err.message));
+        else resolve(stdout);
+      });
+    });
+  proto.run = async function run(this: Git, args: string[]) {
+    try {
+      return (await raw(this.dir, args)).trim();
+    } catch (err) {
+      throw missionFailure('GIT_FAILED', `git ${args.join(' ')} failed in ${this.dir}: ${(err as Error).message.trim()}`);
+    }
+  };
+  proto.succeeds = async function succeeds(this: Git, args: string[]) {
+    return raw(this.dir, args).then(
+      () => true,
+      () => false,
+    );
+  };
+  proto.resolveCommit = async function resolveCommit(this: Git, ref: string) {
+    return raw(this.dir, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]).then(
+      (out) => out.trim() || undefined,
+      () => undefined,
+    );
+  };
+  proto.identityArgs = async function identityArgs(this: Git) {
+    const fallback = ['-c', 'user.name=Mission', '-c', 'user.email=mission@localhost'];
+    return raw(this.dir, ['config', '--get', 'user.email']).then(
+      (out) => (out.trim() ? [] : fallback),
+      () => fallback,
+    );
+  };
+  return () => Object.assign(proto, saved);
+}
+
+/**
+ * A prototype of a proposed change to src/activities/git.ts: createFeatureWorktree and commitWork lock
+ * the feature's own worktree instead of the whole repository, so parallel features neither wait for each
+ * other's checkout nor for each other's commit (merges into the mission worktree keep the repository lock).
+ * The bodies are the activities' own, minus the repository lock.
+ */
+export function perWorktreeLocks(real: Activities, deps: ActivityDeps): Activities {
+  const paths = new MissionPaths(deps.home);
+  const locks = new Map<string, Promise<unknown>>();
+  const lock = async <T>(key: string, fn: () => Promise<T>): Promise<T> => {
+    const run = (locks.get(key) ?? Promise.resolve()).catch(() => undefined).then(fn);
+    const settled = run.catch(() => undefined);
+    locks.set(key, settled);
+    try {
+      return await run;
+    } finally {
+      if (locks.get(key) === settled) locks.delete(key);
+    }
+  };
+  const createFeatureWorktree: Activities['createFeatureWorktree'] = (input) => whileHeartbeating(async () => {
+    const branch = featureBranch(input.missionKey, input.featureId);
+    const worktree = paths.featureWorktree(input.missionKey, input.featureId);
+    await lock(worktree, () => new Git(input.repo).ensureWorktree(worktree, branch, input.startPoint));
+    const git = new Git(worktree);
+    for (const dep of input.mergeBranches) {
+      if (!(await git.branchExists(dep)) || (await git.isAncestor(dep, 'HEAD'))) continue;
+      const identity = await git.identityArgs();
+      if (!(await git.succeeds([...identity, 'merge', '--no-ff', '--no-edit', '--no-verify', dep]))) await git.run(['merge', '--abort']);
+    }
+    return { worktree, branch, startCommit: await git.head() };
+  });
+  const commitWork: Activities['commitWork'] = (input) =>
+    whileHeartbeating(() =>
+      lock(input.workdir, async () => {
+        const git = new Git(input.workdir);
+        const done = await git.findStepCommit(input.step, input.since);
+        if (done) return { commit: done };
+        const created = await git.commitAll(input.message, input.step);
+        if (created) return { commit: created };
+        const head = await git.head();
+        return { commit: head === input.since ? null : head };
+      }),
+    );
+  return { ...real, createFeatureWorktree, commitWork };
+}
+
+/** The pid of the `temporal server start-dev` listening on `address` (Linux /proc), if found. */
+export function serverPid(address: string): number | undefined {
+  const port = address.split(':').at(-1);
+  for (const entry of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (args.includes('start-dev') && args.includes(String(port))) return Number(entry);
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return undefined;
+}
+
+/** CPU seconds (user + system) a process has used so far (Linux /proc). */
+export function cpuSeconds(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Starts measuring how busy the whole machine is (Linux /proc/stat); call the result for the busy share since. */
+export function machineBusy(): () => number {
+  const read = () => {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+    return { idle, total: fields.reduce((a, b) => a + b, 0) };
+  };
+  const start = read();
+  return () => {
+    const end = read();
+    const total = end.total - start.total;
+    return total > 0 ? 1 - (end.idle - start.idle) / total : 0;
+  };
+}
