@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { LOCAL_SERVER_CONFIG } from '../src/embedded';
 
 const root = path.join(__dirname, '..');
 
@@ -20,6 +21,11 @@ describe('docker-compose.yml (it cannot start here: no Docker engine; its shape 
     expect(Object.keys(compose.services).sort()).toEqual(['mission-worker', 'postgresql', 'temporal', 'temporal-ui']);
     expect(compose.services.temporal!.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgresql' });
     expect(compose.services.temporal!.ports).toEqual(['7233:7233']);
+    // Mission's dynamic config (the same values its local dev servers get) is mounted where the env points.
+    expect(compose.services.temporal!.environment).toMatchObject({ DYNAMIC_CONFIG_FILE_PATH: 'config/dynamicconfig/mission.yaml' });
+    expect(compose.services.temporal!.volumes).toEqual(['./deploy/dynamicconfig.yaml:/etc/temporal/config/dynamicconfig/mission.yaml:ro']);
+    const dynamic = parse(readFileSync(path.join(root, 'deploy', 'dynamicconfig.yaml'), 'utf8')) as Record<string, { value: unknown }[]>;
+    for (const [key, value] of Object.entries(LOCAL_SERVER_CONFIG)) expect(dynamic[key]).toEqual([{ value }]);
     expect(compose.services['temporal-ui']!.ports).toEqual(['8080:8080']);
     expect(compose.services['temporal-ui']!.environment).toMatchObject({ TEMPORAL_ADDRESS: 'temporal:7233' });
   });
