@@ -48,4 +48,12 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // Time in workflow code goes through one helper (src/workflows/state.ts) that says why it is deterministic.
+    files: ['src/workflows/**/*.ts'],
+    ignores: ['src/workflows/state.ts'],
+    rules: {
+      'no-restricted-properties': ['error', { object: 'Date', property: 'now', message: 'Use workflowNow() from ./state (workflow task time, replay-safe).' }],
+    },
+  },
 );

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { loadEnvConfig, type EnvConfig } from './config';
 import { startEmbeddedServer, temporalAnswers, type EmbeddedServer } from './embedded';
-import { activityDeps, createMissionWorker } from './worker';
+import { activityDeps, createMissionWorker, createModelClient } from './worker';
 
 export interface LocalServerOptions {
   port: number;
@@ -27,6 +27,7 @@ export interface LocalTemporal {
 export async function resolveTemporal(opts: LocalServerOptions, env: NodeJS.ProcessEnv = process.env): Promise<LocalTemporal> {
   const config = loadEnvConfig(env);
   if (config.TEMPORAL_ADDRESS) return { address: config.TEMPORAL_ADDRESS, origin: 'configured' };
+  createModelClient(config); // the local worker needs a model endpoint: say so before a server starts
   const address = `127.0.0.1:${opts.port}`;
   if (await temporalAnswers(address)) return { address, uiUrl: `http://127.0.0.1:${opts.uiPort}`, origin: 'local' };
   const server = await startEmbeddedServer({ port: opts.port, uiPort: opts.uiPort, db: opts.db ?? defaultDb(config) }, env);
@@ -36,15 +37,16 @@ export async function resolveTemporal(opts: LocalServerOptions, env: NodeJS.Proc
 /** A worker in this process for the mission task queue, on the given server. */
 export async function startLocalWorker(address: string, env: NodeJS.ProcessEnv = process.env): Promise<{ worker: Worker; close(): Promise<void> }> {
   const config = loadEnvConfig(env);
+  // The embedded server registers the search attributes at start. Built before connecting: a missing key fails here.
+  const deps = { ...activityDeps(config, env), searchAttributes: true };
   const connection = await NativeConnection.connect({ address });
-  const worker = await createMissionWorker({
-    connection,
-    namespace: config.TEMPORAL_NAMESPACE,
-    taskQueue: config.MISSION_TASK_QUEUE,
-    // The embedded server registers the search attributes at start.
-    deps: { ...activityDeps(config, env), searchAttributes: true },
-  });
-  return { worker, close: () => connection.close() };
+  try {
+    const worker = await createMissionWorker({ connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.MISSION_TASK_QUEUE, deps });
+    return { worker, close: () => connection.close() };
+  } catch (err) {
+    await connection.close();
+    throw err;
+  }
 }
 
 /**
@@ -53,6 +55,7 @@ export async function startLocalWorker(address: string, env: NodeJS.ProcessEnv =
  */
 export async function runDev(opts: LocalServerOptions, env: NodeJS.ProcessEnv = process.env, json = false): Promise<void> {
   const config = loadEnvConfig(env);
+  createModelClient(config); // a missing model endpoint is reported before a server starts
   const server = await startEmbeddedServer({ port: opts.port, uiPort: opts.uiPort, db: opts.db ?? defaultDb(config) }, env);
   try {
     const { worker, close } = await startLocalWorker(server.address, env);

@@ -27,7 +27,7 @@ export function createMissionWorker(opts: MissionWorkerOptions): Promise<Worker>
 /** The model client: its own retries are off, Temporal retries the activity (visible in history). */
 export function createModelClient(config: EnvConfig): OpenAI {
   if (!config.OPENAI_API_KEY && !config.OPENAI_BASE_URL) {
-    throw new Error('OPENAI_API_KEY is not set. Export it (or OPENAI_BASE_URL for a local OpenAI-compatible server) and start the worker again.');
+    throw new Error('OPENAI_API_KEY is not set. Export it (or OPENAI_BASE_URL for a local OpenAI-compatible server) and run the command again.');
   }
   return new OpenAI({
     apiKey: config.OPENAI_API_KEY ?? 'not-needed',

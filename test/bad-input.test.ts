@@ -4,7 +4,8 @@ import path from 'node:path';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { approvePlanSignal, rejectPlanSignal, resumeSignal, revisePlanSignal } from '../src/api/messages';
-import { cli, cliEnv } from './support/cli-process';
+import { portOpen } from '../src/embedded';
+import { cli, cliEnv, freePort } from './support/cli-process';
 import { runCli } from './support/cli';
 import { useHarness } from './support/harness';
 import { git, makeRepo, tempDir } from './support/repo';
@@ -99,6 +100,13 @@ const CASES: Case[] = [
     expect(r.code).toBe(1);
     return r.stderr;
   }, /Invalid environment: OPENAI_BASE_URL: must be a URL such as http:\/\/127\.0\.0\.1:11434\/v1/],
+  ['config: mission run without a model endpoint (fails before any server starts)', async () => {
+    const port = await freePort();
+    const r = await cli(['run', 'x', '--port', String(port), '--ui-port', String(await freePort())], cliEnv(h, { OPENAI_API_KEY: undefined, OPENAI_BASE_URL: undefined }));
+    expect(r.code).toBe(1);
+    expect(await portOpen(port)).toBe(false);
+    return r.stderr;
+  }, /OPENAI_API_KEY is not set\. Export it \(or OPENAI_BASE_URL for a local OpenAI-compatible server\) and run the command again/],
   // signals
   ['signal: revisePlan without feedback', () => badSignal((hd) => hd.signal(revisePlanSignal, {} as never)), /revisePlan ignored: invalid payload: feedback: /],
   ['signal: approvePlan with a misspelt field', () => badSignal((hd) => hd.signal(approvePlanSignal, { aprovedBy: 'me' } as never)), /approvePlan ignored: invalid payload: aprovedBy: unknown field \(did you mean "approvedBy"\?\)/],

@@ -17,6 +17,6 @@ export function budgetExceeded(limits: BudgetLimits, used: { tokens: number; act
 }
 
 /** A raise from a `resume` signal: each given limit replaces the current one. */
-export function raiseBudget(limits: BudgetLimits, raise: { maxTokens?: number; maxMinutes?: number } | undefined): BudgetLimits {
+export function raiseBudget<T extends BudgetLimits>(limits: T, raise: { maxTokens?: number; maxMinutes?: number } | undefined): T {
   return { ...limits, ...Object.fromEntries(Object.entries(raise ?? {}).filter(([, v]) => v !== undefined)) };
 }

@@ -28,11 +28,10 @@ export function makeContext(json: boolean): Context {
   };
 }
 
-/** Connects with the standard Temporal settings (TEMPORAL_ADDRESS, ...) and says what to do when nothing answers. */
-export async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
-  let client: Client;
+/** connectClient, with an error that says what to do when nothing answers. */
+export async function connectOrExplain(): Promise<Client> {
   try {
-    client = await connectClient();
+    return await connectClient();
   } catch (err) {
     const address = process.env.TEMPORAL_ADDRESS ?? 'localhost:7233';
     throw new Error(
@@ -41,6 +40,11 @@ export async function withClient<T>(fn: (client: Client) => Promise<T>): Promise
       { cause: err },
     );
   }
+}
+
+/** Connects with the standard Temporal settings (TEMPORAL_ADDRESS, ...) and says what to do when nothing answers. */
+export async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = await connectOrExplain();
   try {
     return await fn(client);
   } finally {

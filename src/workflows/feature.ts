@@ -4,6 +4,7 @@ import { missionFailure } from '../api/errors';
 import { describeIssues } from '../api/issues';
 import { addTokens, ZERO_TOKENS } from '../api/status';
 import { model, steps, tools } from './proxies';
+import { workflowNow } from './state';
 
 /**
  * The `feature` child workflow: one agent, one task (a feature, a merge conflict or a repair), one
@@ -16,7 +17,7 @@ export async function feature(raw: FeatureInput): Promise<FeatureResult> {
     throw missionFailure('INVALID_INPUT', `Invalid feature input: ${describeIssues(parsed.error, FeatureInput).join('; ')}`);
   }
   const { carried, ...input } = parsed.data;
-  const startedAt = carried?.startedAt ?? Date.now();
+  const startedAt = carried?.startedAt ?? workflowNow();
   const taskId = agentTaskId(input.task);
   const session = { missionKey: input.missionKey, name: taskId };
   if (!carried) await steps.openAgentSession.executeWithOptions({ summary: `session: open ${taskId}` }, [{ session, input }]);
@@ -60,6 +61,6 @@ export async function feature(raw: FeatureInput): Promise<FeatureResult> {
     commit,
     turns: turn,
     tokens,
-    durationMs: Date.now() - startedAt,
+    durationMs: workflowNow() - startedAt,
   };
 }

@@ -207,7 +207,7 @@ function registerHandlers(state: MissionState): void {
     (raw) => {
       const parsed = Resume.safeParse(raw ?? {});
       if (parsed.success && parsed.data.budget && !FINAL_PHASES.includes(state.phase)) {
-        state.status.budget = { ...state.status.budget, ...raiseBudget(state.status.budget, parsed.data.budget) };
+        state.status.budget = raiseBudget(state.status.budget, parsed.data.budget);
         const still = state.overBudget();
         state.record('budget', `budget raised to ${JSON.stringify(parsed.data.budget)}${still ? `; still over it (${still})` : ''}`);
         if (!state.status.paused) return;

@@ -14,8 +14,13 @@ import {
   type TokenUsage,
 } from '../api/status';
 
-/** Workflow time (deterministic inside Temporal's sandbox). */
-export const nowIso = (): string => new Date(Date.now()).toISOString();
+/**
+ * Workflow time. Inside Temporal's workflow sandbox Date.now() returns the start time of the current workflow
+ * task, recorded in history, so a replay sees the same values (the replay test covers the budget clock and
+ * durations). All workflow code reads time through here.
+ */
+export const workflowNow = (): number => Date.now();
+export const nowIso = (): string => new Date(workflowNow()).toISOString();
 
 export type PlanDecision =
   | { kind: 'approve'; comment?: string; approvedBy?: string }
@@ -118,19 +123,19 @@ export class MissionState {
   restore(status: MissionStatus, activeMs: number, searchAttributes: boolean): void {
     Object.assign(this.status, status);
     this.searchAttributes = searchAttributes;
-    this.clock.since = Date.now() - activeMs;
+    this.clock.since = workflowNow() - activeMs;
     setCurrentDetails(this.details(`continuing: ${status.phase}`));
   }
 
   /** Starts the work clock (at plan approval). */
   startClock(): void {
-    this.clock.since ??= Date.now();
+    this.clock.since ??= workflowNow();
   }
 
   activeMs(): number {
     const { since, waitedMs, waitingSince } = this.clock;
     if (since === undefined) return 0;
-    return Date.now() - since - waitedMs - (waitingSince === undefined ? 0 : Date.now() - waitingSince);
+    return workflowNow() - since - waitedMs - (waitingSince === undefined ? 0 : workflowNow() - waitingSince);
   }
 
   /** Why no new work may start, or undefined. Keeps the status' budget figures current. */
@@ -143,11 +148,11 @@ export class MissionState {
 
   /** The clock stops while the mission waits for a raised budget. */
   pauseClock(): void {
-    this.clock.waitingSince ??= Date.now();
+    this.clock.waitingSince ??= workflowNow();
   }
 
   resumeClock(): void {
-    if (this.clock.waitingSince !== undefined) this.clock.waitedMs += Date.now() - this.clock.waitingSince;
+    if (this.clock.waitingSince !== undefined) this.clock.waitedMs += workflowNow() - this.clock.waitingSince;
     this.clock.waitingSince = undefined;
   }
 

@@ -4,8 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { dynamicConfigArgs, LOCAL_SERVER_CONFIG } from '../../src/embedded';
-import { findTemporalBinary } from './temporal-binary';
+import { dynamicConfigArgs, LOCAL_SERVER_CONFIG, temporalBinary } from '../../src/embedded';
 
 /**
  * Starts ONE Temporal dev server and bundles the workflows ONCE for the whole jest run.
@@ -20,7 +19,7 @@ export default async function globalSetup(): Promise<void> {
   const started = Date.now();
   // Tests that run the worker or CLI as a separate process use dist/: build it from the current source.
   execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: path.join(__dirname, '..', '..'), stdio: 'inherit' });
-  const binary = findTemporalBinary();
+  const binary = temporalBinary();
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
       executable: binary ? { type: 'existing-path', path: binary } : { type: 'cached-download' },

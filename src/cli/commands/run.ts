@@ -1,11 +1,11 @@
 import { Client, Connection } from '@temporalio/client';
 import type { MissionStatus } from '../../api/status';
 import { renderReport } from '../../api/report';
-import { connectClient, startMission } from '../../client';
+import { startMission } from '../../client';
 import { loadEnvConfig } from '../../config';
 import { resolveTemporal, startLocalWorker, type LocalTemporal } from '../../dev';
 import { askForApproval, decisionCommands, renderPlan } from '../approval';
-import { str, type Command, type Context } from '../common';
+import { connectOrExplain, str, type Command, type Context } from '../common';
 import { inputFlagsHelp } from '../input-flags';
 import { watchMission } from '../progress';
 import { missionRequest, RUN_INPUT_OPTIONS, serverOptions, SERVER_OPTIONS } from '../request';
@@ -29,7 +29,10 @@ export const run: Command = {
   run: async (args, ctx) => {
     const { request, values } = missionRequest(args, { ...RUN_INPUT_OPTIONS, ...SERVER_OPTIONS, detach: { type: 'boolean' } });
     const temporal = await resolveTemporal(serverOptions(values));
-    const session = await openSession(temporal);
+    const session = await openSession(temporal).catch(async (err: unknown) => {
+      await temporal.server?.stop();
+      throw err;
+    });
     try {
       const existed = values.id ? await exists(session.client, str(values.id)!) : false;
       const handle = await startMission(session.client, request, { missionId: str(values.id) });
@@ -88,8 +91,10 @@ async function follow(client: Client, id: string, ctx: Context, temporal: LocalT
 
 /** A client for the chosen server, plus a worker in this process unless the server is one the user configured. */
 async function openSession(temporal: LocalTemporal): Promise<{ client: Client; close(): Promise<void> }> {
-  const client = temporal.origin === 'configured' ? await connectClient() : new Client({ connection: await Connection.connect({ address: temporal.address }), namespace: loadEnvConfig().TEMPORAL_NAMESPACE });
   const local = temporal.origin === 'configured' ? undefined : await startLocalWorker(temporal.address);
+  const client = local
+    ? new Client({ connection: await Connection.connect({ address: temporal.address }), namespace: loadEnvConfig().TEMPORAL_NAMESPACE })
+    : await connectOrExplain();
   const running = local?.worker.run();
   return {
     client,
