@@ -1,5 +1,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Context } from '@temporalio/activity';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
@@ -8,16 +10,13 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import OpenAI from 'openai';
 import { MISSION_WORKFLOW } from '../src/api/constants';
 import { createActivities, type Activities, type ActivityDeps } from '../src/activities';
-import { whileHeartbeating } from '../src/activities/activity-context';
 import { Git } from '../src/activities/gitcore';
-import { MissionPaths } from '../src/activities/paths';
-import { featureBranch } from '../src/api/ids';
+import { gitProcess } from '../src/activities/git-process';
 import { missionFailure } from '../src/api/errors';
 import type { MissionRequest } from '../src/api/input';
 import type { MissionReport } from '../src/api/report';
 import type { mission } from '../src/workflows/mission';
 import { ensureSearchAttributes } from '../src/search-attributes';
-import { createMissionWorker } from '../src/worker';
 import { cliEnv, spawnCli, type CliProcess } from '../test/support/cli-process';
 import type { Harness } from '../test/support/harness';
 import { ScriptedModelServer, type ChatMessage, type ScriptedMessage } from '../test/support/model-server';
@@ -43,7 +42,32 @@ export interface Bench {
   start(input: MissionRequest, id?: string, taskQueue?: string): Promise<WorkflowHandle<typeof mission>>;
   /** `mission worker` from dist/ as a real process on this bench's server, model, home and task queue. */
   workerProcess(taskQueue?: string): CliProcess & { ready: Promise<unknown> };
+  /** Every activity the in-process worker ran, timed inside the worker (local activities included). */
+  activityRuns: ActivityRun[];
   close(): Promise<void>;
+}
+
+export interface ActivityRun extends Interval {
+  type: string;
+  local: boolean;
+  workflowId: string;
+}
+
+/** Wraps every activity with a timer: the time spent inside activities, as the worker saw it. */
+function timedActivities(activities: Activities, runs: ActivityRun[]): Activities {
+  const out: Record<string, unknown> = {};
+  for (const [type, fn] of Object.entries(activities) as [string, (...args: unknown[]) => Promise<unknown>][]) {
+    out[type] = async (...args: unknown[]) => {
+      const start = performance.timeOrigin + performance.now();
+      try {
+        return await fn(...args);
+      } finally {
+        const { info } = Context.current();
+        runs.push({ type, local: info.isLocal, workflowId: info.workflowExecution?.workflowId ?? '', start, end: performance.timeOrigin + performance.now() });
+      }
+    };
+  }
+  return out as Activities;
 }
 
 let counter = 0;
@@ -70,8 +94,9 @@ export async function createBench(name: string, opts: BenchOptions = {}): Promis
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
   let worker: { worker: Worker; running: Promise<void>; connection: NativeConnection } | undefined;
+  const activityRuns: ActivityRun[] = [];
   if (opts.inProcessWorker !== false) {
-    // The same worker as `mission worker`, in this process, as in test/support/harness.ts.
+    // The same worker as `mission worker` (createMissionWorker), in this process, with its activities timed.
     const nativeConnection = await NativeConnection.connect({ address });
     const deps: ActivityDeps = {
       openai: new OpenAI({ baseURL: model.baseURL, apiKey: TEST_KEY, maxRetries: 0 }),
@@ -80,9 +105,14 @@ export async function createBench(name: string, opts: BenchOptions = {}): Promis
       toolEnv: { PATH: process.env.PATH, HOME: process.env.HOME },
       searchAttributes: await ensureSearchAttributes({ address }, 'default'),
     };
-    const w = opts.activities
-      ? await Worker.create({ connection: nativeConnection, taskQueue, workflowBundle: { codePath: bundle }, activities: opts.activities(createActivities(deps), deps) })
-      : await createMissionWorker({ connection: nativeConnection, taskQueue, workflowBundle: { codePath: bundle }, deps });
+    const real = createActivities(deps);
+    const w = await Worker.create({
+      connection: nativeConnection,
+      taskQueue,
+      workflowBundle: { codePath: bundle },
+      activities: timedActivities(opts.activities ? opts.activities(real, deps) : real, activityRuns),
+      workflowThreadPoolSize: 2, // as createMissionWorker (src/worker.ts)
+    });
     worker = { worker: w, running: w.run(), connection: nativeConnection };
   }
   const processes: CliProcess[] = [];
@@ -106,6 +136,7 @@ export async function createBench(name: string, opts: BenchOptions = {}): Promis
       processes.push(p);
       return { ...p, ready: p.waitFor(/mission worker: task queue/, 60_000) };
     },
+    activityRuns,
     close: async () => {
       for (const p of processes) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
       if (worker) {
@@ -238,6 +269,8 @@ export interface HistoryStats {
   bytes: number;
   workflowTasks: number;
   activityTasks: number;
+  /** Local activities (an agent's turns): recorded as markers, run without a task of their own. */
+  localActivities: number;
   childWorkflows: number;
   activities: ActivityTiming[];
   /** Each workflow task: scheduled → completed, with when a worker picked it up. */
@@ -255,6 +288,7 @@ export function historyStats(runs: RunHistory[]): HistoryStats {
     bytes: 0,
     workflowTasks: 0,
     activityTasks: 0,
+    localActivities: 0,
     childWorkflows: 0,
     activities: [],
     workflowTasksTimed: [],
@@ -298,6 +332,10 @@ export function historyStats(runs: RunHistory[]): HistoryStats {
           });
           break;
         }
+        case EventType.EVENT_TYPE_MARKER_RECORDED:
+          // A marker's times are the workflow's, not the activity's: time local activities in the worker (Bench.activityRuns).
+          if (e.markerRecordedEventAttributes?.markerName === 'core_local_activity') stats.localActivities += 1;
+          break;
         default:
       }
     }
@@ -374,7 +412,7 @@ export async function quietGitMs(): Promise<number> {
 }
 
 /**
- * Replaces the Git class's four simple-git calls with child_process.execFile (same arguments, same
+ * A measuring device for figure 6: replaces the Git class's calls (simple-git in the git helper process) with child_process.execFile (same arguments, same
  * trimming and errors, GIT_* variables dropped like simple-git does). Returns the undo.
  */
 export function useExecFileGit(): () => void {
@@ -423,46 +461,6 @@ export function useExecFileGit(): () => void {
  * other's checkout nor for each other's commit (merges into the mission worktree keep the repository lock).
  * The bodies are the activities' own, minus the repository lock.
  */
-export function perWorktreeLocks(real: Activities, deps: ActivityDeps): Activities {
-  const paths = new MissionPaths(deps.home);
-  const locks = new Map<string, Promise<unknown>>();
-  const lock = async <T>(key: string, fn: () => Promise<T>): Promise<T> => {
-    const run = (locks.get(key) ?? Promise.resolve()).catch(() => undefined).then(fn);
-    const settled = run.catch(() => undefined);
-    locks.set(key, settled);
-    try {
-      return await run;
-    } finally {
-      if (locks.get(key) === settled) locks.delete(key);
-    }
-  };
-  const createFeatureWorktree: Activities['createFeatureWorktree'] = (input) => whileHeartbeating(async () => {
-    const branch = featureBranch(input.missionKey, input.featureId);
-    const worktree = paths.featureWorktree(input.missionKey, input.featureId);
-    await lock(worktree, () => new Git(input.repo).ensureWorktree(worktree, branch, input.startPoint));
-    const git = new Git(worktree);
-    for (const dep of input.mergeBranches) {
-      if (!(await git.branchExists(dep)) || (await git.isAncestor(dep, 'HEAD'))) continue;
-      const identity = await git.identityArgs();
-      if (!(await git.succeeds([...identity, 'merge', '--no-ff', '--no-edit', '--no-verify', dep]))) await git.run(['merge', '--abort']);
-    }
-    return { worktree, branch, startCommit: await git.head() };
-  });
-  const commitWork: Activities['commitWork'] = (input) =>
-    whileHeartbeating(() =>
-      lock(input.workdir, async () => {
-        const git = new Git(input.workdir);
-        const done = await git.findStepCommit(input.step, input.since);
-        if (done) return { commit: done };
-        const created = await git.commitAll(input.message, input.step);
-        if (created) return { commit: created };
-        const head = await git.head();
-        return { commit: head === input.since ? null : head };
-      }),
-    );
-  return { ...real, createFeatureWorktree, commitWork };
-}
-
 /** The pid of the `temporal server start-dev` listening on `address` (Linux /proc), if found. */
 export function serverPid(address: string): number | undefined {
   const port = address.split(':').at(-1);
@@ -501,4 +499,45 @@ export function machineBusy(): () => number {
     const total = end.total - start.total;
     return total > 0 ? 1 - (end.idle - start.idle) / total : 0;
   };
+}
+
+/** Figures 1 and 2 before the fixes they led to (bench/baseline.json), shown beside each run. */
+export interface Baseline {
+  commit: string;
+  measuredAt: string;
+  overhead: { wallMs: number; activityMs: number; ratio: number; roundTrips: number; workflowTasks: number; activityTasks: number; meanActivityMs: number; orchestrationPerActivityMs: number };
+  parallel: { maxConcurrency: number; featuresMs: number; missionMs: number; featureMs: number; worktreeStaggerMs: number; speedup: number; efficiency: number }[];
+}
+
+export function readBaseline(): Baseline | undefined {
+  try {
+    return JSON.parse(readFileSync(path.join(__dirname, 'baseline.json'), 'utf8')) as Baseline;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * How long this process's event loop stops for one git command: spawning it here (fork copies this
+ * process's page tables, so it grows with its memory) against sending it to the git helper process.
+ */
+export async function spawnBlockMs(times = 40): Promise<{ inProcessMs: number; helperMs: number; rssMiB: number }> {
+  const dir = tempDir('mission-bench-spawn-');
+  let inProcess = 0;
+  for (let i = 0; i < times; i++) {
+    await new Promise<void>((resolve, reject) => {
+      const t = performance.now();
+      execFile('git', ['--version'], { cwd: dir }, (err) => (err ? reject(err) : resolve()));
+      inProcess += performance.now() - t;
+    });
+  }
+  await gitProcess.raw(dir, ['--version']); // started
+  let helper = 0;
+  for (let i = 0; i < times; i++) {
+    const t = performance.now();
+    const reply = gitProcess.raw(dir, ['--version']);
+    helper += performance.now() - t;
+    await reply;
+  }
+  return { inProcessMs: inProcess / times, helperMs: helper / times, rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20) };
 }

@@ -3,6 +3,7 @@
 # test/histories/. Run it after a deliberate, versioned workflow change (see README, "Changing workflow code").
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Histories of earlier workflow versions stay in their folders (test/histories/*/) and keep being replayed.
 rm -f test/histories/*.json
 export MISSION_RECORD_HISTORIES=1
 npx jest --runInBand \

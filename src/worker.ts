@@ -20,6 +20,9 @@ export function createMissionWorker(opts: MissionWorkerOptions): Promise<Worker>
     namespace: opts.namespace ?? 'default',
     taskQueue: opts.taskQueue,
     activities: createActivities(opts.deps),
+    // Two workflow threads, not the SDK's one: when parallel features start or finish together their workflow
+    // tasks (each new workflow evaluates the bundle) no longer queue behind one another (bench figure 2: 88% → 96% at 3).
+    workflowThreadPoolSize: 2,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
   });
 }

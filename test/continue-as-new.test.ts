@@ -16,7 +16,17 @@ import { call, finish, makePlan, planReply, tools } from './support/scripts';
 const h = useHarness('can');
 
 /** An agent that writes `n` files, one per turn, then finishes: n + 1 turns. */
-const writesMany = (id: string, n: number) => [...Array.from({ length: n }, (_, i) => tools(call('write_file', { path: `${id}/${i}.txt`, content: `${id} ${i}` }))), finish()];
+const writes = (id: string, n: number) => Array.from({ length: n }, (_, i) => tools(call('write_file', { path: `${id}/${i}.txt`, content: `${id} ${i}` })));
+const writesMany = (id: string, n: number) => [...writes(id, n), finish()];
+
+/**
+ * An agent's turns are local activities: with a fast model a whole agent runs in one workflow task, and
+ * Temporal's continue-as-new suggestion is only refreshed when a new workflow task starts. A tool call
+ * that takes longer than 8 s makes the worker heartbeat the workflow task (80% of its 10 s timeout),
+ * which starts a new one; with 40+ events by then, the agent continues as new at its next turn.
+ */
+const F1_WRITES = 20;
+const slowAgent = (id: string) => [...writes(id, F1_WRITES), tools(call('run_command', { command: 'sleep 9' })), ...writesMany(`${id}-after`, 2)];
 
 test('with a low history limit, features continue as new between turns and the mission between milestones; the result is the same', async () => {
   const [port, uiPort] = [await freePort(), await freePort()];
@@ -41,7 +51,8 @@ test('with a low history limit, features continue as new between turns and the m
   try {
     const repo = makeRepo();
     h.model.script('plan', [planReply(makePlan(['m1', 'm2', 'm3'].map((m, i) => ({ id: m, features: [{ id: `f${i + 1}`, files: [`f${i + 1}/`] }] }))))]);
-    for (const f of ['f1', 'f2', 'f3']) h.model.script(`feature ${f}`, writesMany(f, 8));
+    h.model.script('feature f1', slowAgent('f1'));
+    for (const f of ['f2', 'f3']) h.model.script(`feature ${f}`, writesMany(f, 8));
     const id = `can-${Date.now()}`;
     const handle = await client.workflow.start(MISSION_WORKFLOW, { taskQueue: 'can', workflowId: id, args: [{ prompt: 'Long haul', repo, requirePlanApproval: false }] });
     const report = (await handle.result()) as MissionReport;
@@ -49,8 +60,11 @@ test('with a low history limit, features continue as new between turns and the m
     expect(report.outcome).toBe('completed');
     expect(report.milestones.map((m) => m.state)).toEqual(['done', 'done', 'done']);
     const tree = treeAt(repo, report.branch!);
-    for (const f of ['f1', 'f2', 'f3']) for (let i = 0; i < 8; i++) expect(tree[`${f}/${i}.txt`]).toBe(`${f} ${i}`);
-    expect(report.milestones.flatMap((m) => m.features.map((f) => f.turns))).toEqual([9, 9, 9]);
+    for (let i = 0; i < F1_WRITES; i++) expect(tree[`f1/${i}.txt`]).toBe(`f1 ${i}`);
+    for (let i = 0; i < 2; i++) expect(tree[`f1-after/${i}.txt`]).toBe(`f1-after ${i}`);
+    for (const f of ['f2', 'f3']) for (let i = 0; i < 8; i++) expect(tree[`${f}/${i}.txt`]).toBe(`${f} ${i}`);
+    const f1Turns = F1_WRITES + 1 + 3;
+    expect(report.milestones.flatMap((m) => m.features.map((f) => f.turns))).toEqual([f1Turns, 9, 9]);
 
     const runs = async (workflowId: string) => {
       const statuses: string[] = [];
@@ -68,8 +82,8 @@ test('with a low history limit, features continue as new between turns and the m
     const status = await handle.query<MissionStatus>('status');
     expect(status.events.some((e) => e.type === 'continued')).toBe(true);
     expect(status.tokensByRole.plan?.total).toBeGreaterThan(0);
-    // No model call repeated: 1 plan + 3 × 9 agent turns + 1 report narrative.
-    expect(h.model.requests).toHaveLength(1 + 27 + 1);
+    // No model call repeated: 1 plan + the agents' turns + 1 report narrative.
+    expect(h.model.requests).toHaveLength(1 + f1Turns + 18 + 1);
     await recordHistories(client, [id], 'continue-as-new');
   } finally {
     worker.shutdown();

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { createGitActivities } from '../src/activities/git';
+import { GitCommandError, GitProcess, gitProcess } from '../src/activities/git-process';
 import { MissionPaths } from '../src/activities/paths';
 import { branches, git, makeRepo, tempDir, treeAt } from './support/repo';
 
@@ -167,5 +168,76 @@ describe('discardMission', () => {
     expect(await acts.discardMission({ repo, missionKey: 'm2', baseCommit: other.baseCommit })).toEqual({ removed: true });
     expect(branches(repo)).toEqual(['main', 'mission/m1']);
     expect(existsSync(paths.missionDir('m2'))).toBe(false);
+  });
+});
+
+describe('parallel features and the git helper process', () => {
+  it('six features create worktrees and commit at the same time in one repository, each on its own branch', async () => {
+    const { repo, acts } = setup();
+    const prep = await acts.prepareMission(prepareInput(repo));
+    const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const trees = await Promise.all(ids.map((featureId) => acts.createFeatureWorktree({ repo, missionKey: 'm1', featureId, startPoint: prep.baseCommit, mergeBranches: [] })));
+    expect(new Set(trees.map((t) => t.worktree)).size).toBe(6);
+    for (const [i, t] of trees.entries()) writeFileSync(path.join(t.worktree, `${ids[i]}.txt`), ids[i]!);
+    const commits = await Promise.all(
+      trees.map((t, i) => acts.commitWork({ repo, workdir: t.worktree, message: `feature ${ids[i]}`, step: `step-${ids[i]}`, since: t.startCommit })),
+    );
+    for (const [i, t] of trees.entries()) {
+      expect(git(repo, 'rev-parse', t.branch)).toBe(commits[i]!.commit);
+      expect(git(repo, 'show', '--name-only', '--format=', t.branch)).toBe(`${ids[i]}.txt`);
+    }
+    // Done already: a retry of every step at once changes nothing.
+    const again = await Promise.all(
+      trees.map((t, i) => acts.commitWork({ repo, workdir: t.worktree, message: `feature ${ids[i]}`, step: `step-${ids[i]}`, since: t.startCommit })),
+    );
+    expect(again).toEqual(commits);
+    expect(git(repo, 'worktree', 'list', '--porcelain').match(/^worktree /gm)).toHaveLength(8);
+  });
+
+  it('a git helper that dies fails its commands with a retryable error, and the next command starts a new one', async () => {
+    const { repo } = setup();
+    const helper = new GitProcess();
+    try {
+      expect(await helper.raw(repo, ['rev-parse', '--abbrev-ref', 'HEAD'])).toBe('main');
+      const first = helper.pid!;
+      // A command that waits on a hook while the helper is killed.
+      const hook = path.join(repo, '.git', 'hooks', 'reference-transaction');
+      writeFileSync(hook, '#!/bin/sh\nsleep 2\n', { mode: 0o755 });
+      const inFlight = helper.raw(repo, ['branch', 'slow']).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      process.kill(first, 'SIGKILL');
+      const err = await inFlight;
+      expect(err).toBeInstanceOf(Error);
+      expect(err).not.toBeInstanceOf(GitCommandError); // not GIT_FAILED: Temporal retries it
+      expect(err!.message).toMatch(/git helper process exited .*retrying/);
+      expect(await helper.raw(repo, ['rev-parse', '--abbrev-ref', 'HEAD'])).toBe('main');
+      expect(helper.pid).not.toBe(first);
+      const failed = await helper.raw(repo, ['rev-parse', '--verify', 'no-such-branch']).catch((e: unknown) => e);
+      expect(failed).toBeInstanceOf(GitCommandError);
+    } finally {
+      helper.close();
+    }
+  });
+
+  it("git and the repository's hooks never see the worker's secrets", async () => {
+    const { repo, acts } = setup();
+    const out = path.join(tempDir('hook-env-'), 'env.txt');
+    writeFileSync(path.join(repo, '.git', 'hooks', 'reference-transaction'), `#!/bin/sh\nenv >> ${out}\n`, { mode: 0o755 });
+    const saved = process.env.OPENAI_API_KEY;
+    process.env.OPENAI_API_KEY = 'sk-hook-secret-123456789';
+    gitProcess.close(); // the next command starts a helper with this environment
+    try {
+      await acts.prepareMission(prepareInput(repo));
+    } finally {
+      if (saved === undefined) delete process.env.OPENAI_API_KEY;
+      else process.env.OPENAI_API_KEY = saved;
+      gitProcess.close();
+    }
+    const seen = readFileSync(out, 'utf8');
+    expect(seen).toMatch(/^PATH=/m);
+    expect(seen).not.toContain('sk-hook-secret');
   });
 });

@@ -214,9 +214,10 @@ test('workflows, child workflows and activities carry readable summaries for the
   const description = await child.describe();
   expect(await description.staticSummary()).toBe('feature docs: Write docs');
   expect(await description.staticDetails()).toMatch(/^Mission .*, milestone m1: Milestone m1\nWorking in .* on mission\//);
+  // Activities carry theirs on ActivityTaskScheduled; an agent's turns are local activities, theirs are on their markers.
   const summaries = async (id: string) =>
     ((await h.client.workflow.getHandle(id).fetchHistory()).events ?? [])
-      .filter((e) => e.activityTaskScheduledEventAttributes && e.userMetadata?.summary?.data)
+      .filter((e) => (e.activityTaskScheduledEventAttributes || e.markerRecordedEventAttributes) && e.userMetadata?.summary?.data)
       .map((e) => JSON.parse(Buffer.from(e.userMetadata!.summary!.data!).toString()) as string);
   expect(await summaries(child.workflowId)).toEqual(['session: open docs', 'llm: docs turn 1', 'tool: write_file docs.md', 'llm: docs turn 2', 'tool: finish done']);
   expect(await summaries(handle.workflowId)).toEqual(expect.arrayContaining(['llm: plan turn 1', 'report: completed']));

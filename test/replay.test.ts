@@ -20,9 +20,22 @@ beforeAll(() => {
 
 test('histories of every path are committed: approve, reject, revise, plan failure, cancel, conflict, repair, budget pause, continue-as-new', () => {
   const files = new Set(histories.map((h) => h.file));
+  const current = [...files].filter((f) => !f.includes('/'));
+  const beforeLocalTurns = [...files].filter((f) => f.startsWith('before-local-turns/'));
   for (const path of ['two-milestones-of-parallel', 'rejecting-the-plan', 'revising-the-plan', 'a-planner-that-keeps-breaking', 'cancelling-the-mission', 'two-features-editing-the-same-lines', 'cannot-resolve-is-aborted', 'fixed-by-the-repair-agent', 'over-the-token-budget', 'continue-as-new']) {
-    expect([...files].filter((f) => f.includes(path))).toHaveLength(1);
+    expect(current.filter((f) => f.includes(path))).toHaveLength(1);
+    expect(beforeLocalTurns.filter((f) => f.includes(path))).toHaveLength(1);
   }
+  // Both sides of patched('agent-turns-as-local-activities'): agents' turns as activities before, as local activities now.
+  const EventType = temporal.api.enums.v1.EventType;
+  const agents = (dir: (f: string) => boolean) => histories.filter((h) => dir(h.file) && h.workflowId.includes('/'));
+  const turnsAsActivities = (h: (typeof histories)[number]) =>
+    (h.history.events ?? []).some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'agentTurn');
+  const localActivities = (h: (typeof histories)[number]) =>
+    (h.history.events ?? []).some((e) => e.eventType === EventType.EVENT_TYPE_MARKER_RECORDED && e.markerRecordedEventAttributes?.markerName === 'core_local_activity');
+  expect(agents((f) => f.startsWith('before-local-turns/')).some(turnsAsActivities)).toBe(true);
+  expect(agents((f) => !f.includes('/')).some(turnsAsActivities)).toBe(false);
+  expect(agents((f) => !f.includes('/')).every(localActivities)).toBe(true);
   // The continue-as-new recording holds several runs of the mission and of an agent.
   const chained = histories.filter((h) => h.file === 'continue-as-new.json');
   const runsOf = (id: string) => chained.filter((h) => h.workflowId === id).length;
@@ -41,7 +54,7 @@ test('every committed history replays against the current workflow code', async 
 }, 120_000);
 
 test('a tampered history (a step the code never schedules) fails replay with a determinism error', async () => {
-  const original = histories.find((h) => h.file.startsWith('two-milestones-of-parallel') && !h.workflowId.includes('/'))!;
+  const original = histories.find((h) => h.file.startsWith('two-milestones-of-parallel') && !h.workflowId.includes('/'))!; // the current recording
   const tampered = temporal.api.history.v1.History.decode(temporal.api.history.v1.History.encode(original.history).finish());
   const scheduled = tampered.events!.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'planTurn')!;
   scheduled.activityTaskScheduledEventAttributes!.activityType!.name = 'somethingElse';

@@ -9,6 +9,15 @@ export function activityContext(): Context | undefined {
   }
 }
 
+/**
+ * Heartbeats the running activity. Local activities (an agent's model calls and tool calls) cannot
+ * heartbeat: the worker that runs them holds their workflow task, and a dead worker is noticed when
+ * that task times out. So this is a no-op for them, and outside an activity.
+ */
+export function heartbeat(context: Context | undefined = activityContext()): void {
+  if (context && !context.info.isLocal) context.heartbeat();
+}
+
 const HEARTBEAT_EVERY_MS = 5000;
 
 /**
@@ -17,7 +26,7 @@ const HEARTBEAT_EVERY_MS = 5000;
  */
 export async function whileHeartbeating<T>(work: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
   const context = activityContext();
-  const timer = context ? setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS) : undefined;
+  const timer = context && !context.info.isLocal ? setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS) : undefined;
   try {
     return await work(context?.cancellationSignal);
   } finally {

@@ -1,4 +1,4 @@
-import { activityContext } from './activity-context';
+import { activityContext, heartbeat } from './activity-context';
 import type { ChatCompletionMessageFunctionToolCall } from 'openai/resources/chat/completions';
 import type { FeatureInput, SessionRef, ToolRunResult } from '../api/agent';
 import { missionFailure } from '../api/errors';
@@ -36,7 +36,7 @@ export function createAgentActivities(deps: { paths: MissionPaths; toolEnv: Node
     if (!call) throw missionFailure('SESSION_CORRUPT', `tool call ${input.callId} is not in conversation ${input.session.name}`);
     const context = activityContext();
     const outcome = await executeTool(
-      { root: input.workdir, env: deps.toolEnv, signal: context?.cancellationSignal, onProgress: () => context?.heartbeat() },
+      { root: input.workdir, env: deps.toolEnv, signal: context?.cancellationSignal, onProgress: () => heartbeat(context) },
       call.function.name,
       call.function.arguments,
     );

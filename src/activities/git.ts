@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { MergeState } from '../api/status';
 import { missionFailure } from '../api/errors';
 import { saveContext, type RepoContext } from './context';
-import { Git, STEP_TRAILER, exists, withRepoLock } from './gitcore';
+import { Git, STEP_TRAILER, exists, withRepoLock, withWorktreeLock } from './gitcore';
 import { featureBranch, missionBranch } from '../api/ids';
 import type { MissionPaths } from './paths';
 import { readRepoConfig } from './validate';
@@ -122,19 +122,22 @@ export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: s
   }): Promise<{ worktree: string; branch: string; startCommit: string }> {
     const branch = featureBranch(input.missionKey, input.featureId);
     const worktree = paths.featureWorktree(input.missionKey, input.featureId);
-    await withRepoLock(input.repo, () => new Git(input.repo).ensureWorktree(worktree, branch, input.startPoint));
-    const git = new Git(worktree);
-    for (const dep of input.mergeBranches) {
-      if (!(await git.branchExists(dep)) || (await git.isAncestor(dep, 'HEAD'))) continue;
-      const identity = await git.identityArgs();
-      if (!(await git.succeeds([...identity, 'merge', '--no-ff', '--no-edit', '--no-verify', dep]))) await git.run(['merge', '--abort']);
-    }
-    return { worktree, branch, startCommit: await git.head() };
+    return withWorktreeLock(worktree, async () => {
+      await new Git(input.repo).ensureWorktree(worktree, branch, input.startPoint);
+      const git = new Git(worktree);
+      for (const dep of input.mergeBranches) {
+        if (!(await git.branchExists(dep)) || (await git.isAncestor(dep, 'HEAD'))) continue;
+        const identity = await git.identityArgs();
+        if (!(await git.succeeds([...identity, 'merge', '--no-ff', '--no-edit', '--no-verify', dep]))) await git.run(['merge', '--abort']);
+      }
+      return { worktree, branch, startCommit: await git.head() };
+    });
   }
 
   /** Commits the agent's work once: a retry finds the commit by its step trailer. */
   async function commitWork(input: { repo: string; workdir: string; message: string; step: string; since: string }): Promise<{ commit: string | null }> {
-    return withRepoLock(input.repo, async () => {
+    // The agent's own working directory: a feature worktree, or the mission worktree when features run one after another.
+    return withWorktreeLock(input.workdir, async () => {
       const git = new Git(input.workdir);
       const done = await git.findStepCommit(input.step, input.since);
       if (done) return { commit: done };

@@ -1,41 +1,38 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { simpleGit, type SimpleGit } from 'simple-git';
 import { missionFailure } from '../api/errors';
+import { GitCommandError, gitProcess } from './git-process';
 
 /** The trailer that marks which mission step made a commit; it makes commits idempotent. */
 export const STEP_TRAILER = 'Mission-Step';
 
 const FALLBACK_IDENTITY = ['-c', 'user.name=Mission', '-c', 'user.email=mission@localhost'];
 
-/** git in one directory, always through argument arrays (never a shell string). */
+/**
+ * git in one directory, always through argument arrays (never a shell string), run by simple-git in
+ * the helper process (git-process.ts) so that spawning git never blocks the worker.
+ */
 export class Git {
-  private readonly git: SimpleGit;
+  constructor(readonly dir: string) {}
 
-  constructor(readonly dir: string) {
-    this.git = simpleGit({
-      baseDir: dir,
-      trimmed: true,
-      // simple-git resolves a non-zero exit when stderr is empty (e.g. `show-ref --quiet`): treat every non-zero exit as failure.
-      errors: (error, result) => error ?? (result.exitCode === 0 ? undefined : Buffer.concat([...result.stdErr, ...result.stdOut])),
-    });
-  }
-
+  /** stdout; a command that fails throws GIT_FAILED (non-retryable), a helper that died a retryable error. */
   async run(args: string[]): Promise<string> {
     try {
-      return (await this.git.raw(args)).trim();
+      return (await gitProcess.raw(this.dir, args)).trim();
     } catch (err) {
-      throw missionFailure('GIT_FAILED', `git ${args.join(' ')} failed in ${this.dir}: ${(err as Error).message.trim()}`);
+      if (!(err instanceof GitCommandError)) throw err;
+      throw missionFailure('GIT_FAILED', `git ${args.join(' ')} failed in ${this.dir}: ${err.message.trim()}`);
     }
   }
 
   /** Runs and reports success instead of throwing (for commands whose exit code is the answer). */
   async succeeds(args: string[]): Promise<boolean> {
     try {
-      await this.git.raw(args);
+      await gitProcess.raw(this.dir, args);
       return true;
-    } catch {
-      return false;
+    } catch (err) {
+      if (err instanceof GitCommandError) return false;
+      throw err;
     }
   }
 
@@ -45,9 +42,10 @@ export class Git {
 
   async resolveCommit(ref: string): Promise<string | undefined> {
     try {
-      return (await this.git.raw(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`])).trim() || undefined;
-    } catch {
-      return undefined;
+      return (await gitProcess.raw(this.dir, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`])).trim() || undefined;
+    } catch (err) {
+      if (err instanceof GitCommandError) return undefined;
+      throw err;
     }
   }
 
@@ -66,9 +64,10 @@ export class Git {
   /** Identity flags when the repository has none configured, so commits never fail on a fresh machine. */
   async identityArgs(): Promise<string[]> {
     try {
-      return (await this.git.raw(['config', '--get', 'user.email'])).trim() ? [] : FALLBACK_IDENTITY;
-    } catch {
-      return FALLBACK_IDENTITY;
+      return (await gitProcess.raw(this.dir, ['config', '--get', 'user.email'])).trim() ? [] : FALLBACK_IDENTITY;
+    } catch (err) {
+      if (err instanceof GitCommandError) return FALLBACK_IDENTITY;
+      throw err;
     }
   }
 
@@ -147,17 +146,30 @@ async function realpathOrSelf(p: string): Promise<string> {
   }
 }
 
-/** One lock per repository: worktree, branch and merge operations of one repo never interleave in this worker. */
+/**
+ * In-process locks, by path. Operations on a repository's shared state (the mission branch and worktree,
+ * merges, removing worktrees and branches) take the repository's lock; work inside one feature worktree
+ * (creating it, committing in it) takes that worktree's lock only, so parallel features do not wait for
+ * one another. git itself keeps concurrent `worktree add`s of different paths apart (a new worktree is
+ * locked "initializing" until it is ready, so a concurrent prune skips it), as it must anyway when several
+ * worker processes share a repository.
+ */
 const locks = new Map<string, Promise<unknown>>();
 
-export async function withRepoLock<T>(repo: string, fn: () => Promise<T>): Promise<T> {
-  const previous = locks.get(repo) ?? Promise.resolve();
+export async function withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const previous = locks.get(key) ?? Promise.resolve();
   const run = previous.catch(() => undefined).then(fn);
   const settled = run.catch(() => undefined);
-  locks.set(repo, settled);
+  locks.set(key, settled);
   try {
     return await run;
   } finally {
-    if (locks.get(repo) === settled) locks.delete(repo);
+    if (locks.get(key) === settled) locks.delete(key);
   }
 }
+
+/** The repository's lock: worktree, branch and merge operations on its shared state never interleave in this worker. */
+export const withRepoLock = <T>(repo: string, fn: () => Promise<T>): Promise<T> => withLock(`repo:${path.resolve(repo)}`, fn);
+
+/** One feature worktree's lock: creating it and committing in it. */
+export const withWorktreeLock = <T>(worktree: string, fn: () => Promise<T>): Promise<T> => withLock(`worktree:${path.resolve(worktree)}`, fn);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { activityContext } from './activity-context';
+import { activityContext, heartbeat } from './activity-context';
 import { z } from 'zod';
 import { describeIssues } from '../api/issues';
 import { ValidationSettings } from '../api/input';
@@ -81,7 +81,7 @@ export function createValidationActivities(deps: { paths: MissionPaths; env?: No
       env: { ...scrubEnv(deps.env ?? process.env), CI: 'true' },
       maxOutputChars: OUTPUT_TAIL,
       signal: context?.cancellationSignal,
-      onProgress: () => context?.heartbeat(),
+      onProgress: () => heartbeat(context),
     });
     if (lockHash && result.exitCode === 0) await writeInstallState(stateFile, { ...(await readInstallState(stateFile)), [s.name]: lockHash });
     return { name: s.name, command: s.run, exitCode: result.exitCode, durationMs: result.durationMs, timedOut: result.timedOut, outputTail: result.output };

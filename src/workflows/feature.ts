@@ -1,9 +1,9 @@
-import { continueAsNew, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
+import { continueAsNew, patched, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
 import { agentTaskId, FeatureInput, type FeatureResult, type ToolRunResult } from '../api/agent';
 import { missionFailure } from '../api/errors';
 import { describeIssues } from '../api/issues';
 import { addTokens, ZERO_TOKENS } from '../api/status';
-import { model, steps, tools } from './proxies';
+import { localModel, localTools, model, steps, tools } from './proxies';
 import { workflowNow } from './state';
 
 /**
@@ -11,6 +11,8 @@ import { workflowNow } from './state';
  * working directory. Each model turn and each tool call is an activity; the conversation itself stays
  * on the worker's disk, so history grows by a constant amount per turn however long the conversation gets.
  */
+export const LOCAL_TURNS_PATCH = 'agent-turns-as-local-activities';
+
 export async function feature(raw: FeatureInput): Promise<FeatureResult> {
   const parsed = FeatureInput.safeParse(raw);
   if (!parsed.success) {
@@ -20,7 +22,11 @@ export async function feature(raw: FeatureInput): Promise<FeatureResult> {
   const startedAt = carried?.startedAt ?? workflowNow();
   const taskId = agentTaskId(input.task);
   const session = { missionKey: input.missionKey, name: taskId };
-  if (!carried) await steps.openAgentSession.executeWithOptions({ summary: `session: open ${taskId}` }, [{ session, input }]);
+  // Histories recorded before turns became local activities replay with the remote ones.
+  const local = patched(LOCAL_TURNS_PATCH);
+  const turnModel = local ? localModel : model;
+  const turnTools = local ? localTools : tools;
+  if (!carried) await (local ? localTools : steps).openAgentSession.executeWithOptions({ summary: `session: open ${taskId}` }, [{ session, input }]);
 
   let tokens = carried?.tokens ?? ZERO_TOKENS;
   let finish: ToolRunResult['finish'];
@@ -32,11 +38,11 @@ export async function feature(raw: FeatureInput): Promise<FeatureResult> {
     }
     turn += 1;
     setCurrentDetails(`${taskId}: turn ${turn} of at most ${input.maxTurns}, ${tokens.total} tokens so far`);
-    const reply = await model.agentTurn.executeWithOptions({ summary: `llm: ${taskId} turn ${turn}` }, [{ session, turn, model: input.model }]);
+    const reply = await turnModel.agentTurn.executeWithOptions({ summary: `llm: ${taskId} turn ${turn}` }, [{ session, turn, model: input.model }]);
     tokens = addTokens(tokens, reply.tokens);
     // Every tool call gets its answer (the transcript must stay valid), finish included.
     for (const call of reply.toolCalls) {
-      const result = await tools.runTool.executeWithOptions({ summary: `tool: ${call.label}` }, [{ session, callId: call.id, workdir: input.workdir }]);
+      const result = await turnTools.runTool.executeWithOptions({ summary: `tool: ${call.label}` }, [{ session, callId: call.id, workdir: input.workdir }]);
       finish ??= result.finish;
     }
   }

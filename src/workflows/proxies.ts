@@ -1,4 +1,4 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 
 // Our own failures carry nonRetryable themselves (src/api/errors.ts), so no nonRetryableErrorTypes
@@ -25,5 +25,22 @@ export const model = proxyActivities<Activities>({
 export const tools = proxyActivities<Activities>({
   startToCloseTimeout: '35 minutes',
   heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumAttempts: 3 },
+});
+
+/**
+ * An agent's turns, run as local activities on the worker that runs the agent's workflow: a model call
+ * and the tool calls it asks for follow one another without a round trip through the Temporal server
+ * (figure 1 in bench/results.md), and are still recorded in history, as markers, once done. A worker that dies
+ * mid-turn is noticed when its workflow task times out (10 s); the turn runs again on another worker,
+ * where the conversation on disk returns what was already done (no second paid model call).
+ */
+export const localModel = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 10 },
+});
+
+export const localTools = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '35 minutes',
   retry: { initialInterval: '1 second', maximumAttempts: 3 },
 });

@@ -52,9 +52,22 @@ export async function recordHistories(client: Client, missionIds: string[], test
 }
 
 /** Every committed history, ready for Worker.runReplayHistories. */
+/**
+ * Every recorded history: test/histories/*.json from the current workflow code, and the folders beside them
+ * keeping histories recorded by earlier versions (e.g. before-local-turns/), which must replay too: that
+ * is what `patched()` in the workflows is for.
+ */
 export function loadHistories(): (RecordedHistory & { file: string })[] {
-  return readdirSync(HISTORIES_DIR)
-    .filter((f) => f.endsWith('.json'))
+  const files = readdirSync(HISTORIES_DIR, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory()
+      ? readdirSync(path.join(HISTORIES_DIR, entry.name))
+          .filter((f) => f.endsWith('.json'))
+          .map((f) => path.join(entry.name, f))
+      : entry.name.endsWith('.json')
+        ? [entry.name]
+        : [],
+  );
+  return files
     .sort()
     .flatMap((file) =>
       (JSON.parse(readFileSync(path.join(HISTORIES_DIR, file), 'utf8')) as { workflowId: string; history: string }[]).map((e) => ({
