@@ -142,9 +142,10 @@ test('2. parallel speed-up: 6 independent features, 500 ms model latency, maxCon
   const b6 = baseline?.parallel.at(-1);
   const notes: string[] = [
     'Profiled with per-activity timings inside the worker, the agents\' histories and CPU profiles of the worker (node --cpu-prof). Causes found, and fixed: ' +
-      '(1) createFeatureWorktree and commitWork took the repository lock, so six worktrees were made one after another' +
+      '(1) createFeatureWorktree and commitWork held the repository lock for all their git commands, so six agents got their worktrees, and committed, one after another' +
       (b6 ? ` (the last agent started ${sec(b6.worktreeStaggerMs, 2)} after the first)` : '') +
-      '; they now lock their own worktree (src/activities/gitcore.ts). ' +
+      '; now only `git worktree add` (one command) takes it — git cannot add two worktrees to one repository at once (2.39 fails one of them about 1 time in 10: ' +
+      '"failed to read .git/worktrees/<other>/commondir") — and the rest locks the feature\'s own worktree (src/activities/gitcore.ts). ' +
       `(2) Starting a process forks the worker, and fork copies its page tables: ${round(spawn.inProcessMs, 1)} ms of a blocked event loop per git command at ` +
       `${spawn.rssMiB} MiB, during which no other agent's model reply or tool call was handled; git now runs in a small helper process ` +
       '(src/activities/git-process.ts, simple-git inside). ' +

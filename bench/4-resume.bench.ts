@@ -129,9 +129,11 @@ test('4. resume cost: SIGKILL the worker mid-mission, restart it, count repeated
       requests: seen.length,
     },
     notes: [
-      "The first request after the restart waits for Temporal to give up on the dead worker's in-flight activities: model, tool and git activities have a " +
-        '30 s heartbeat timeout (src/workflows/proxies.ts), so about 30 s is expected whatever the new worker does. A shorter heartbeat timeout (they heartbeat ' +
-        'every 5 s) would shorten it, at the risk of retrying a call on a worker that only stalled.',
+      "The first request after the restart waits for Temporal to give up on the dead worker: an agent's turns are local activities, so their agent's " +
+        "workflow task times out after 10 s (Temporal's default) and another worker replays the agent, finds the finished turns in history or in the " +
+        'conversation on disk, and asks only what was in flight. Git, validation and planning steps are activities with a 30 s heartbeat timeout ' +
+        '(src/workflows/proxies.ts): a kill during one of those is noticed after about 30 s. A shorter heartbeat timeout (they heartbeat every 5 s) would shorten ' +
+        'that, at the risk of retrying a step on a worker that only stalled.',
     ],
     durationMs: Date.now() - began,
   });

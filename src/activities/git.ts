@@ -123,7 +123,7 @@ export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: s
     const branch = featureBranch(input.missionKey, input.featureId);
     const worktree = paths.featureWorktree(input.missionKey, input.featureId);
     return withWorktreeLock(worktree, async () => {
-      await new Git(input.repo).ensureWorktree(worktree, branch, input.startPoint);
+      await withRepoLock(input.repo, () => new Git(input.repo).ensureWorktree(worktree, branch, input.startPoint));
       const git = new Git(worktree);
       for (const dep of input.mergeBranches) {
         if (!(await git.branchExists(dep)) || (await git.isAncestor(dep, 'HEAD'))) continue;

@@ -104,18 +104,26 @@ export class Git {
 
   /**
    * Makes `dir` a worktree on `branch` (created from `startPoint` when missing). Already there: nothing to do.
-   * A leftover directory from a crashed attempt (in Mission's own home) is cleared first.
+   * A leftover directory or registration from a crashed attempt (in Mission's own home) is cleared first.
+   * Callers hold the repository's lock: git's worktree bookkeeping is not safe against concurrent adds
+   * (git 2.39 fails one with "failed to read .git/worktrees/<other>/commondir" while another is half made).
    */
   async ensureWorktree(dir: string, branch: string, startPoint: string): Promise<void> {
-    const target = await realpathOrSelf(dir);
-    const existing = (await this.worktrees()).find((w) => w.path === target || w.path === dir);
-    if (existing && (await exists(dir))) {
-      if (existing.branch === branch) return;
-      throw missionFailure('GIT_FAILED', `worktree ${dir} is on branch ${existing.branch ?? '(detached)'}, expected ${branch}`);
+    if (await exists(dir)) {
+      const target = await realpathOrSelf(dir);
+      const existing = (await this.worktrees()).find((w) => w.path === target || w.path === dir);
+      if (existing) {
+        if (existing.branch === branch) return;
+        throw missionFailure('GIT_FAILED', `worktree ${dir} is on branch ${existing.branch ?? '(detached)'}, expected ${branch}`);
+      }
+      await fs.rm(dir, { recursive: true, force: true });
     }
+    await fs.mkdir(path.dirname(dir), { recursive: true });
+    // The usual case, a new feature, takes one git command (the lock is held for as short a time as possible).
+    if (await this.succeeds(['worktree', 'add', '-b', branch, dir, startPoint])) return;
+    // Else the branch exists (a retry), or a crash left the worktree registered with its folder gone.
     await this.run(['worktree', 'prune']);
     await fs.rm(dir, { recursive: true, force: true });
-    await fs.mkdir(path.dirname(dir), { recursive: true });
     if (await this.branchExists(branch)) await this.run(['worktree', 'add', dir, branch]);
     else await this.run(['worktree', 'add', '-b', branch, dir, startPoint]);
   }
@@ -147,12 +155,10 @@ async function realpathOrSelf(p: string): Promise<string> {
 }
 
 /**
- * In-process locks, by path. Operations on a repository's shared state (the mission branch and worktree,
- * merges, removing worktrees and branches) take the repository's lock; work inside one feature worktree
- * (creating it, committing in it) takes that worktree's lock only, so parallel features do not wait for
- * one another. git itself keeps concurrent `worktree add`s of different paths apart (a new worktree is
- * locked "initializing" until it is ready, so a concurrent prune skips it), as it must anyway when several
- * worker processes share a repository.
+ * In-process locks, by path. Operations on a repository's shared state (adding and removing worktrees,
+ * the mission branch, merges) take the repository's lock; work inside one feature worktree (merging its
+ * dependencies, committing) takes that worktree's lock only, so parallel features do not wait for one
+ * another's commits.
  */
 const locks = new Map<string, Promise<unknown>>();
 
