@@ -9,15 +9,8 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/bench'],
   testMatch: ['**/*.bench.ts'],
-  transform: {
-    '^.+\\.ts$': [
-      '@swc/jest',
-      {
-        jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
-        module: { type: 'commonjs' },
-      },
-    ],
-  },
+  // The same TypeScript transform as the tests.
+  transform: require('../jest.config.js').transform,
   globalSetup: '<rootDir>/bench/global-setup.ts',
   globalTeardown: '<rootDir>/bench/global-teardown.ts',
   setupFilesAfterEnv: ['<rootDir>/test/support/cleanup.ts'],

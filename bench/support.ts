@@ -6,7 +6,7 @@ import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import OpenAI from 'openai';
 import { MISSION_WORKFLOW } from '../src/api/constants';
 import { createActivities, type Activities, type ActivityDeps } from '../src/activities';
@@ -17,8 +17,9 @@ import type { MissionRequest } from '../src/api/input';
 import type { MissionReport } from '../src/api/report';
 import type { mission } from '../src/workflows/mission';
 import { ensureSearchAttributes } from '../src/search-attributes';
+import { createMissionWorker } from '../src/worker';
 import { cliEnv, spawnCli, type CliProcess } from '../test/support/cli-process';
-import type { Harness } from '../test/support/harness';
+import { quietRuntime, type Harness } from '../test/support/harness';
 import { ScriptedModelServer, type ChatMessage, type ScriptedMessage } from '../test/support/model-server';
 import { tempDir } from '../test/support/repo';
 import { call, finish, makePlan, planReply, tools } from '../test/support/scripts';
@@ -78,8 +79,6 @@ export interface BenchOptions {
   address?: string;
   /** MISSION_HOME of the worker (default: a new temporary folder). */
   home?: string;
-  /** A prototype of a proposed activity change: the worker gets these activities instead (same workflows). */
-  activities?: (real: Activities, deps: ActivityDeps) => Activities;
 }
 
 export async function createBench(name: string, opts: BenchOptions = {}): Promise<Bench> {
@@ -96,7 +95,7 @@ export async function createBench(name: string, opts: BenchOptions = {}): Promis
   let worker: { worker: Worker; running: Promise<void>; connection: NativeConnection } | undefined;
   const activityRuns: ActivityRun[] = [];
   if (opts.inProcessWorker !== false) {
-    // The same worker as `mission worker` (createMissionWorker), in this process, with its activities timed.
+    // The same worker as `mission worker`, in this process, with its activities timed.
     const nativeConnection = await NativeConnection.connect({ address });
     const deps: ActivityDeps = {
       openai: new OpenAI({ baseURL: model.baseURL, apiKey: TEST_KEY, maxRetries: 0 }),
@@ -105,13 +104,12 @@ export async function createBench(name: string, opts: BenchOptions = {}): Promis
       toolEnv: { PATH: process.env.PATH, HOME: process.env.HOME },
       searchAttributes: await ensureSearchAttributes({ address }, 'default'),
     };
-    const real = createActivities(deps);
-    const w = await Worker.create({
+    const w = await createMissionWorker({
       connection: nativeConnection,
       taskQueue,
       workflowBundle: { codePath: bundle },
-      activities: timedActivities(opts.activities ? opts.activities(real, deps) : real, activityRuns),
-      workflowThreadPoolSize: 2, // as createMissionWorker (src/worker.ts)
+      deps,
+      activities: timedActivities(createActivities(deps), activityRuns),
     });
     worker = { worker: w, running: w.run(), connection: nativeConnection };
   }
@@ -167,16 +165,6 @@ export async function startDevServer(dynamicConfig: Record<string, string | numb
   });
 }
 
-let runtimeInstalled = false;
-function quietRuntime(): void {
-  if (runtimeInstalled) return;
-  runtimeInstalled = true;
-  try {
-    Runtime.install({ logger: new DefaultLogger('ERROR') });
-  } catch {
-    // already installed in this process
-  }
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Scripted agents: replies computed from the transcript, so any number of missions can share a server.

@@ -15,8 +15,10 @@ export function activityContext(): Context | undefined {
  * that task times out. So this is a no-op for them, and outside an activity.
  */
 export function heartbeat(context: Context | undefined = activityContext()): void {
-  if (context && !context.info.isLocal) context.heartbeat();
+  if (canHeartbeat(context)) context.heartbeat();
 }
+
+const canHeartbeat = (context: Context | undefined): context is Context => Boolean(context && !context.info.isLocal);
 
 const HEARTBEAT_EVERY_MS = 5000;
 
@@ -26,7 +28,7 @@ const HEARTBEAT_EVERY_MS = 5000;
  */
 export async function whileHeartbeating<T>(work: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
   const context = activityContext();
-  const timer = context && !context.info.isLocal ? setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS) : undefined;
+  const timer = canHeartbeat(context) ? setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS) : undefined;
   try {
     return await work(context?.cancellationSignal);
   } finally {

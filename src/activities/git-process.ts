@@ -22,7 +22,7 @@ interface Request {
   args: string[];
 }
 
-type Reply = { id: number; ok: true; out: string } | { id: number; ok: false; message: string; exitCode?: number };
+type Reply = { id: number; ok: true; out: string } | { id: number; ok: false; message: string };
 
 /** A git command that ran and failed (non-zero exit, or a directory simple-git refuses): its output. */
 export class GitCommandError extends Error {}

@@ -25,15 +25,18 @@ export class Git {
     }
   }
 
-  /** Runs and reports success instead of throwing (for commands whose exit code is the answer). */
-  async succeeds(args: string[]): Promise<boolean> {
+  /** stdout, or undefined when the command failed (for commands whose exit code is the answer); a dead helper still throws. */
+  private async attempt(args: string[]): Promise<string | undefined> {
     try {
-      await gitProcess.raw(this.dir, args);
-      return true;
+      return (await gitProcess.raw(this.dir, args)).trim();
     } catch (err) {
-      if (err instanceof GitCommandError) return false;
+      if (err instanceof GitCommandError) return undefined;
       throw err;
     }
+  }
+
+  async succeeds(args: string[]): Promise<boolean> {
+    return (await this.attempt(args)) !== undefined;
   }
 
   head(): Promise<string> {
@@ -41,12 +44,7 @@ export class Git {
   }
 
   async resolveCommit(ref: string): Promise<string | undefined> {
-    try {
-      return (await gitProcess.raw(this.dir, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`])).trim() || undefined;
-    } catch (err) {
-      if (err instanceof GitCommandError) return undefined;
-      throw err;
-    }
+    return (await this.attempt(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`])) || undefined;
   }
 
   branchExists(branch: string): Promise<boolean> {
@@ -63,12 +61,7 @@ export class Git {
 
   /** Identity flags when the repository has none configured, so commits never fail on a fresh machine. */
   async identityArgs(): Promise<string[]> {
-    try {
-      return (await gitProcess.raw(this.dir, ['config', '--get', 'user.email'])).trim() ? [] : FALLBACK_IDENTITY;
-    } catch (err) {
-      if (err instanceof GitCommandError) return FALLBACK_IDENTITY;
-      throw err;
-    }
+    return (await this.attempt(['config', '--get', 'user.email'])) ? [] : FALLBACK_IDENTITY;
   }
 
   /** Commit created for `step` in since..HEAD, if any. */

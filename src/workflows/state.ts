@@ -15,9 +15,11 @@ import {
 } from '../api/status';
 
 /**
- * Workflow time. Inside Temporal's workflow sandbox Date.now() returns the start time of the current workflow
- * task, recorded in history, so a replay sees the same values (the replay test covers the budget clock and
- * durations). All workflow code reads time through here.
+ * Workflow time. Inside Temporal's workflow sandbox Date.now() is not the machine's clock: it returns the
+ * time of the current workflow task (or, after a local activity resolved within it, the time recorded in
+ * that activity's marker), all of it in history, so a replay sees the same values. The replay test covers
+ * the budget clock and durations, with agent turns as activities and as local activities. ESLint keeps
+ * every other Date.now() out of src/workflows; all workflow code reads time through here.
  */
 export const workflowNow = (): number => Date.now();
 export const nowIso = (): string => new Date(workflowNow()).toISOString();

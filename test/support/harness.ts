@@ -93,7 +93,7 @@ export async function createHarness(name: string): Promise<Harness> {
 
 let runtimeInstalled = false;
 /** Worker lifecycle lines and the warnings of deliberately failed workflows drown test output; errors still show. */
-function quietRuntime(): void {
+export function quietRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
