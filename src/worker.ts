@@ -1,9 +1,10 @@
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import OpenAI from 'openai';
 import { createActivities, type Activities, type ActivityDeps } from './activities';
 import { loadEnvConfig, type EnvConfig } from './config';
 import { ensureSearchAttributes } from './search-attributes';
+import { workflowBundleOptions } from './workflow-bundle';
 
 export interface MissionWorkerOptions {
   connection: NativeConnection;
@@ -25,8 +26,13 @@ export function createMissionWorker(opts: MissionWorkerOptions): Promise<Worker>
     // Two workflow threads, not the SDK's one: when parallel features start or finish together their workflow
     // tasks (each new workflow evaluates the bundle) no longer queue behind one another (bench figure 2: 88% → 96% at 3).
     workflowThreadPoolSize: 2,
-    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
+    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : bundled()),
   });
+}
+
+function bundled(): Pick<WorkerOptions, 'workflowsPath' | 'bundlerOptions'> {
+  const { workflowsPath, preloadModules } = workflowBundleOptions();
+  return { workflowsPath, bundlerOptions: { preloadModules } };
 }
 
 /** The model client: its own retries are off, Temporal retries the activity (visible in history). */

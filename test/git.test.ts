@@ -5,6 +5,7 @@ import { createGitActivities } from '../src/activities/git';
 import { GitCommandError, GitProcess, gitProcess } from '../src/activities/git-process';
 import { MissionPaths } from '../src/activities/paths';
 import { branches, git, makeRepo, tempDir, treeAt } from './support/repo';
+import { featureBranch } from '../src/api/ids';
 
 function setup(files: Record<string, string> = { 'README.md': '# r\n' }) {
   const repo = makeRepo(files);
@@ -153,6 +154,24 @@ describe('commits and merges', () => {
     expect(existsSync(path.join(next.worktree, 'dep.txt'))).toBe(true);
     const again = await acts.createFeatureWorktree({ repo, missionKey: 'm1', featureId: 'next', startPoint: prep.baseCommit, mergeBranches: [dep.branch] });
     expect(again).toEqual(next);
+  });
+
+  it('a feature worktree registered but never checked out (a crash in between) gets its files on retry; one with work keeps it', async () => {
+    const { repo, paths, acts } = setup({ 'README.md': '# r\n', 'src/a.ts': 'export const a = 1;\n' });
+    const prep = await acts.prepareMission(prepareInput(repo));
+    // What a crash right after `git worktree add --no-checkout` leaves: the branch and an empty worktree.
+    const dir = paths.featureWorktree('m1', 'f1');
+    git(repo, 'worktree', 'add', '--no-checkout', '-b', featureBranch('m1', 'f1'), dir, prep.baseCommit);
+    expect(existsSync(path.join(dir, 'src/a.ts'))).toBe(false);
+    const created = await acts.createFeatureWorktree({ repo, missionKey: 'm1', featureId: 'f1', startPoint: prep.baseCommit, mergeBranches: [] });
+    expect(readFileSync(path.join(created.worktree, 'src/a.ts'), 'utf8')).toBe('export const a = 1;\n');
+    expect(git(created.worktree, 'status', '--porcelain')).toBe('');
+
+    // A retry once the agent has edited files checks nothing out again: the edits stay.
+    writeFileSync(path.join(created.worktree, 'src/a.ts'), 'export const a = 2;\n');
+    const again = await acts.createFeatureWorktree({ repo, missionKey: 'm1', featureId: 'f1', startPoint: prep.baseCommit, mergeBranches: [] });
+    expect(again).toEqual(created);
+    expect(readFileSync(path.join(created.worktree, 'src/a.ts'), 'utf8')).toBe('export const a = 2;\n');
   });
 });
 

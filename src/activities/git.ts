@@ -78,7 +78,7 @@ export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: s
         await writeMarker(paths.runFile(input.missionKey), { runId: input.runId, missionId: input.missionId, repo, baseCommit });
       }
       const worktree = paths.missionWorktree(input.missionKey);
-      await git.ensureWorktree(worktree, branch, baseCommit);
+      await new Git(worktree).checkout(await git.ensureWorktree(worktree, branch, baseCommit));
       // A broken .mission/config.json fails here, before any model call, not at the first validation.
       await readRepoConfig(worktree);
       const notes = await checkoutNotes(git, repo, input.baseBranch, baseCommit);
@@ -123,8 +123,9 @@ export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: s
     const branch = featureBranch(input.missionKey, input.featureId);
     const worktree = paths.featureWorktree(input.missionKey, input.featureId);
     return withWorktreeLock(worktree, async () => {
-      await withRepoLock(input.repo, () => new Git(input.repo).ensureWorktree(worktree, branch, input.startPoint));
+      const state = await withRepoLock(input.repo, () => new Git(input.repo).ensureWorktree(worktree, branch, input.startPoint));
       const git = new Git(worktree);
+      await git.checkout(state);
       for (const dep of input.mergeBranches) {
         if (!(await git.branchExists(dep)) || (await git.isAncestor(dep, 'HEAD'))) continue;
         const identity = await git.identityArgs();

@@ -101,24 +101,35 @@ export class Git {
    * Callers hold the repository's lock: git's worktree bookkeeping is not safe against concurrent adds
    * (git 2.39 fails one with "failed to read .git/worktrees/<other>/commondir" while another is half made).
    */
-  async ensureWorktree(dir: string, branch: string, startPoint: string): Promise<void> {
+  async ensureWorktree(dir: string, branch: string, startPoint: string): Promise<'added' | 'existing'> {
     if (await exists(dir)) {
       const target = await realpathOrSelf(dir);
       const existing = (await this.worktrees()).find((w) => w.path === target || w.path === dir);
       if (existing) {
-        if (existing.branch === branch) return;
+        if (existing.branch === branch) return 'existing';
         throw missionFailure('GIT_FAILED', `worktree ${dir} is on branch ${existing.branch ?? '(detached)'}, expected ${branch}`);
       }
       await fs.rm(dir, { recursive: true, force: true });
     }
     await fs.mkdir(path.dirname(dir), { recursive: true });
-    // The usual case, a new feature, takes one git command (the lock is held for as short a time as possible).
-    if (await this.succeeds(['worktree', 'add', '-b', branch, dir, startPoint])) return;
+    // Registered without its files (checkout() adds them outside the lock): the usual case, a new feature,
+    // is one quick git command under the repository's lock.
+    if (await this.succeeds(['worktree', 'add', '--no-checkout', '-b', branch, dir, startPoint])) return 'added';
     // Else the branch exists (a retry), or a crash left the worktree registered with its folder gone.
     await this.run(['worktree', 'prune']);
     await fs.rm(dir, { recursive: true, force: true });
-    if (await this.branchExists(branch)) await this.run(['worktree', 'add', dir, branch]);
-    else await this.run(['worktree', 'add', '-b', branch, dir, startPoint]);
+    if (await this.branchExists(branch)) await this.run(['worktree', 'add', '--no-checkout', dir, branch]);
+    else await this.run(['worktree', 'add', '--no-checkout', '-b', branch, dir, startPoint]);
+    return 'added';
+  }
+
+  /**
+   * Checks out the files of a worktree that ensureWorktree registered (run in the worktree, under its own lock).
+   * A worktree that has an index was checked out before (a retry after a crash): nothing to do, nothing overwritten.
+   */
+  async checkout(state: 'added' | 'existing'): Promise<void> {
+    if (state === 'existing' && (await exists(await this.run(['rev-parse', '--path-format=absolute', '--git-path', 'index'])))) return;
+    await this.run(['reset', '--hard']);
   }
 
   async removeWorktree(dir: string): Promise<void> {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { dynamicConfigArgs, LOCAL_SERVER_CONFIG, temporalBinary } from '../../src/embedded';
+import { workflowBundleOptions } from '../../src/workflow-bundle';
 
 /**
  * Starts ONE Temporal dev server and bundles the workflows ONCE for the whole jest run.
@@ -30,7 +31,7 @@ export default async function globalSetup(): Promise<void> {
   (globalThis as { __missionTemporalEnv?: TestWorkflowEnvironment }).__missionTemporalEnv = env;
 
   const { code } = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../../src/workflows'),
+    ...workflowBundleOptions(),
     logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
   });
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mission-jest-'));
