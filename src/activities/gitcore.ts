@@ -128,7 +128,8 @@ export class Git {
    * A worktree that has an index was checked out before (a retry after a crash): nothing to do, nothing overwritten.
    */
   async checkout(state: 'added' | 'existing'): Promise<void> {
-    if (state === 'existing' && (await exists(await this.run(['rev-parse', '--path-format=absolute', '--git-path', 'index'])))) return;
+    // --git-path answers relative to the worktree or absolute, depending on the git version and the worktree.
+    if (state === 'existing' && (await exists(path.resolve(this.dir, await this.run(['rev-parse', '--git-path', 'index']))))) return;
     await this.run(['reset', '--hard']);
   }
 
