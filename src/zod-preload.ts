@@ -9,6 +9,11 @@ import { z } from 'zod';
  * from dist/). Temporal freezes a preloaded module's exports, and zod sets parts of its global config on
  * first use (its default locale and memoizer, whether it may compile parsers): the parses below make
  * zod do that here, before the freeze, rather than in a workflow, where the write would throw.
+ *
+ * So in workflow code (src/workflows and the schemas it parses): no `z.config()`, and none of zod's string
+ * formats that reuse a shared regex (`z.email()`, `.lowercase()`, cuid, ulid, ...), which reset the frozen
+ * regex's lastIndex. The tests' bundle (built from these sources) freezes more of zod than the worker's,
+ * so such a schema fails the workflow tests with "Cannot assign to read only property" first.
  */
 const warmUp = z.strictObject({
   text: z.string().trim().min(1).optional(),

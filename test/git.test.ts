@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { createGitActivities } from '../src/activities/git';
@@ -172,6 +172,57 @@ describe('commits and merges', () => {
     const again = await acts.createFeatureWorktree({ repo, missionKey: 'm1', featureId: 'f1', startPoint: prep.baseCommit, mergeBranches: [] });
     expect(again).toEqual(created);
     expect(readFileSync(path.join(created.worktree, 'src/a.ts'), 'utf8')).toBe('export const a = 2;\n');
+  });
+
+  it('a checkout killed midway left index.lock: an old lock is cleared, a fresh one (git may still run) is retried', async () => {
+    const { repo, paths, acts } = setup({ 'README.md': '# r\n', 'src/a.ts': 'export const a = 1;\n' });
+    const prep = await acts.prepareMission(prepareInput(repo));
+    const dir = paths.featureWorktree('m1', 'f1');
+    git(repo, 'worktree', 'add', '--no-checkout', '-b', featureBranch('m1', 'f1'), dir, prep.baseCommit);
+    const lock = path.resolve(dir, git(dir, 'rev-parse', '--git-path', 'index.lock'));
+    writeFileSync(lock, '');
+    const input = { repo, missionKey: 'm1', featureId: 'f1', startPoint: prep.baseCommit, mergeBranches: [] };
+    const err = await acts.createFeatureWorktree(input).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(Error);
+    expect(err).not.toBeInstanceOf(ApplicationFailure); // a plain error: Temporal retries the step
+    expect((err as Error).message).toMatch(/still checking out .*index\.lock exists/);
+    const old = new Date(Date.now() - 5 * 60_000);
+    utimesSync(lock, old, old);
+    const created = await acts.createFeatureWorktree(input);
+    expect(readFileSync(path.join(created.worktree, 'src/a.ts'), 'utf8')).toBe('export const a = 1;\n');
+    expect(existsSync(lock)).toBe(false);
+  });
+
+  it('a dependency merge that a crash interrupted is started again on retry, not skipped', async () => {
+    const { repo, acts } = setup();
+    const prep = await acts.prepareMission(prepareInput(repo));
+    const dep = await acts.createFeatureWorktree({ repo, missionKey: 'm1', featureId: 'dep', startPoint: prep.baseCommit, mergeBranches: [] });
+    writeFileSync(path.join(dep.worktree, 'dep.txt'), 'dep');
+    await acts.commitWork({ repo, workdir: dep.worktree, message: 'dep', step: 'dep', since: dep.startCommit });
+    const input = { repo, missionKey: 'm1', featureId: 'next', startPoint: prep.baseCommit, mergeBranches: [dep.branch] };
+    const next = await acts.createFeatureWorktree({ ...input, mergeBranches: [] });
+    // What a crash in the middle of the merge leaves: MERGE_HEAD and a half-made merge.
+    git(next.worktree, 'merge', '--no-ff', '--no-commit', dep.branch);
+    const again = await acts.createFeatureWorktree(input);
+    expect(git(again.worktree, 'merge-base', '--is-ancestor', dep.branch, 'HEAD')).toBe('');
+    expect(readFileSync(path.join(again.worktree, 'dep.txt'), 'utf8')).toBe('dep');
+    expect(git(again.worktree, 'status', '--porcelain')).toBe('');
+  });
+
+  it('works in a repository whose config recurses into submodules, leaving the submodule as git worktree add would', async () => {
+    const lib = makeRepo({ 'lib.txt': 'lib\n' });
+    const { repo, acts } = setup();
+    git(repo, '-c', 'protocol.file.allow=always', 'submodule', 'add', '-q', lib, 'vendor/lib');
+    git(repo, 'commit', '-q', '-m', 'add submodule');
+    git(repo, 'config', 'submodule.recurse', 'true');
+    const prep = await acts.prepareMission(prepareInput(repo));
+    expect(readFileSync(path.join(prep.worktree, 'README.md'), 'utf8')).toBe('# r\n');
+    const feature = await acts.createFeatureWorktree({ repo, missionKey: 'm1', featureId: 'f1', startPoint: prep.baseCommit, mergeBranches: [] });
+    expect(readFileSync(path.join(feature.worktree, '.gitmodules'), 'utf8')).toContain('vendor/lib');
+    expect(git(feature.worktree, 'status', '--porcelain')).toBe('');
   });
 });
 

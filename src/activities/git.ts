@@ -126,6 +126,8 @@ export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: s
       const state = await withRepoLock(input.repo, () => new Git(input.repo).ensureWorktree(worktree, branch, input.startPoint));
       const git = new Git(worktree);
       await git.checkout(state);
+      // A merge that a crash interrupted would make the next one fail: start it again from the commit before it.
+      if (input.mergeBranches.length && (await git.resolveCommit('MERGE_HEAD'))) await git.run(['merge', '--abort']);
       for (const dep of input.mergeBranches) {
         if (!(await git.branchExists(dep)) || (await git.isAncestor(dep, 'HEAD'))) continue;
         const identity = await git.identityArgs();

@@ -124,13 +124,31 @@ export class Git {
   }
 
   /**
-   * Checks out the files of a worktree that ensureWorktree registered (run in the worktree, under its own lock).
-   * A worktree that has an index was checked out before (a retry after a crash): nothing to do, nothing overwritten.
+   * Checks out the files of a worktree that ensureWorktree registered (callers hold the worktree's lock, or the
+   * repository's for the mission worktree). A worktree that has an index was checked out before (a retry after
+   * a crash): nothing to do, nothing overwritten. Submodules are left alone, as `git worktree add` leaves them.
    */
   async checkout(state: 'added' | 'existing'): Promise<void> {
-    // --git-path answers relative to the worktree or absolute, depending on the git version and the worktree.
-    if (state === 'existing' && (await exists(path.resolve(this.dir, await this.run(['rev-parse', '--git-path', 'index']))))) return;
-    await this.run(['reset', '--hard']);
+    if (state === 'existing') {
+      // --git-path answers relative to the worktree or absolute, depending on the git version and the worktree.
+      const index = path.resolve(this.dir, await this.run(['rev-parse', '--git-path', 'index']));
+      if (await exists(index)) return;
+      await this.clearStaleLock(`${index}.lock`);
+    }
+    await this.run(['reset', '--hard', '--no-recurse-submodules']);
+  }
+
+  /**
+   * A checkout that was killed leaves index.lock behind, and git refuses to start another while it exists. A fresh
+   * lock may still belong to a running git (an earlier attempt on another worker): retried later. An old one is removed.
+   */
+  private async clearStaleLock(lock: string, staleMs = 60_000): Promise<void> {
+    const stat = await fs.stat(lock).catch(() => undefined);
+    if (!stat) return;
+    if (Date.now() - stat.mtimeMs < staleMs) {
+      throw new Error(`git is still checking out ${this.dir} (${lock} exists); the step is retried`);
+    }
+    await fs.rm(lock, { force: true });
   }
 
   async removeWorktree(dir: string): Promise<void> {
