@@ -1,7 +1,7 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import testSetup from '../test/support/global-setup';
 import { temporalBinary } from '../src/embedded';
-import { startDevServer } from './support';
+import { startPlainDevServer } from './support';
 
 /**
  * The test suite's setup (one dev server, dist/ built, workflows bundled once), plus a second dev server
@@ -11,7 +11,7 @@ import { startDevServer } from './support';
 export default async function benchSetup(): Promise<void> {
   process.env.MISSION_BENCH_STARTED = String(Date.now());
   // The binary the test setup will use (it sets MISSION_TEST_TEMPORAL_BINARY only once it is done).
-  const plain = process.env.MISSION_BENCH_PLAIN === 'off' ? undefined : startDevServer({}, temporalBinary());
+  const plain = process.env.MISSION_BENCH_PLAIN === 'off' ? undefined : startPlainDevServer(temporalBinary());
   await testSetup();
   const env = await plain;
   if (env) {

@@ -11,8 +11,7 @@ import OpenAI from 'openai';
 import { MISSION_WORKFLOW } from '../src/api/constants';
 import { createActivities, type Activities, type ActivityDeps } from '../src/activities';
 import { Git } from '../src/activities/gitcore';
-import { gitProcess } from '../src/activities/git-process';
-import { missionFailure } from '../src/api/errors';
+import { GitCommandError, gitProcess } from '../src/activities/git-process';
 import type { MissionRequest } from '../src/api/input';
 import type { MissionReport } from '../src/api/report';
 import type { mission } from '../src/workflows/mission';
@@ -154,12 +153,11 @@ export async function createBench(name: string, opts: BenchOptions = {}): Promis
  */
 export const plainAddress = (): string | undefined => process.env.MISSION_BENCH_PLAIN_ADDRESS || undefined;
 
-/** A dev server (same binary as the suite's) with extra dynamic config, for a side-by-side comparison. */
-export async function startDevServer(dynamicConfig: Record<string, string | number | boolean>, binary = process.env.MISSION_TEST_TEMPORAL_BINARY): Promise<TestWorkflowEnvironment> {
+/** A dev server with Temporal's default settings (none of LOCAL_SERVER_CONFIG), for a side-by-side comparison. */
+export async function startPlainDevServer(binary: string | undefined): Promise<TestWorkflowEnvironment> {
   return TestWorkflowEnvironment.createLocal({
     server: {
       executable: binary ? { type: 'existing-path', path: binary } : { type: 'cached-download' },
-      extraArgs: Object.entries(dynamicConfig).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${JSON.stringify(v)}`]),
       log: { format: 'pretty', level: 'error' },
     },
   });
@@ -386,7 +384,7 @@ export function sampler(read: () => number | undefined, everyMs = 250): { stop()
 }
 
 // ---------------------------------------------------------------------------------------------------
-// A prototype of a proposed fix, applied at run time in this process only (src/ is not changed).
+// Measuring devices for figure 6 (git at size).
 
 /** How long the Git class takes for a git command that prints nothing (simple-git adds 50 ms to those). */
 export async function quietGitMs(): Promise<number> {
@@ -400,55 +398,25 @@ export async function quietGitMs(): Promise<number> {
 }
 
 /**
- * A measuring device for figure 6: replaces the Git class's calls (simple-git in the git helper process) with child_process.execFile (same arguments, same
- * trimming and errors, GIT_* variables dropped like simple-git does). Returns the undo.
+ * Runs the Git class's commands with child_process.execFile in this process instead of simple-git in the git
+ * helper process (same arguments, GIT_* variables dropped as simple-git does, failures as GitCommandError).
+ * Returns the undo.
  */
 export function useExecFileGit(): () => void {
-  const proto = Git.prototype as unknown as Record<'run' | 'succeeds' | 'resolveCommit' | 'identityArgs', unknown>;
-  const saved = { run: proto.run, succeeds: proto.succeeds, resolveCommit: proto.resolveCommit, identityArgs: proto.identityArgs };
+  const saved = gitProcess.raw;
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.toUpperCase().startsWith('GIT_')));
-  const raw = (dir: string, args: string[]) =>
+  gitProcess.raw = (dir: string, args: string[]) =>
     new Promise<string>((resolve, reject) => {
       execFile('git', args, { cwd: dir, env, maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
-        if (err) reject(new Error(`${stderr}${stdout}`.trim() || err.message));
-        else resolve(stdout);
+        if (err) reject(new GitCommandError(`${stderr}${stdout}`.trim() || err.message));
+        else resolve(stdout.trim());
       });
     });
-  proto.run = async function run(this: Git, args: string[]) {
-    try {
-      return (await raw(this.dir, args)).trim();
-    } catch (err) {
-      throw missionFailure('GIT_FAILED', `git ${args.join(' ')} failed in ${this.dir}: ${(err as Error).message.trim()}`);
-    }
+  return () => {
+    gitProcess.raw = saved;
   };
-  proto.succeeds = async function succeeds(this: Git, args: string[]) {
-    return raw(this.dir, args).then(
-      () => true,
-      () => false,
-    );
-  };
-  proto.resolveCommit = async function resolveCommit(this: Git, ref: string) {
-    return raw(this.dir, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]).then(
-      (out) => out.trim() || undefined,
-      () => undefined,
-    );
-  };
-  proto.identityArgs = async function identityArgs(this: Git) {
-    const fallback = ['-c', 'user.name=Mission', '-c', 'user.email=mission@localhost'];
-    return raw(this.dir, ['config', '--get', 'user.email']).then(
-      (out) => (out.trim() ? [] : fallback),
-      () => fallback,
-    );
-  };
-  return () => Object.assign(proto, saved);
 }
 
-/**
- * A prototype of a proposed change to src/activities/git.ts: createFeatureWorktree and commitWork lock
- * the feature's own worktree instead of the whole repository, so parallel features neither wait for each
- * other's checkout nor for each other's commit (merges into the mission worktree keep the repository lock).
- * The bodies are the activities' own, minus the repository lock.
- */
 /** The pid of the `temporal server start-dev` listening on `address` (Linux /proc), if found. */
 export function serverPid(address: string): number | undefined {
   const port = address.split(':').at(-1);

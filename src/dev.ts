@@ -2,7 +2,7 @@ import path from 'node:path';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { loadEnvConfig, type EnvConfig } from './config';
 import { startEmbeddedServer, temporalAnswers, type EmbeddedServer } from './embedded';
-import { activityDeps, createMissionWorker, createModelClient } from './worker';
+import { activityDeps, createMissionWorker, requireModelEndpoint } from './worker';
 
 export interface LocalServerOptions {
   port: number;
@@ -27,7 +27,7 @@ export interface LocalTemporal {
 export async function resolveTemporal(opts: LocalServerOptions, env: NodeJS.ProcessEnv = process.env): Promise<LocalTemporal> {
   const config = loadEnvConfig(env);
   if (config.TEMPORAL_ADDRESS) return { address: config.TEMPORAL_ADDRESS, origin: 'configured' };
-  createModelClient(config); // the local worker needs a model endpoint: say so before a server starts
+  requireModelEndpoint(config); // the local worker needs one: say so before a server starts
   const address = `127.0.0.1:${opts.port}`;
   if (await temporalAnswers(address)) return { address, uiUrl: `http://127.0.0.1:${opts.uiPort}`, origin: 'local' };
   const server = await startEmbeddedServer({ port: opts.port, uiPort: opts.uiPort, db: opts.db ?? defaultDb(config) }, env);
@@ -55,7 +55,7 @@ export async function startLocalWorker(address: string, env: NodeJS.ProcessEnv =
  */
 export async function runDev(opts: LocalServerOptions, env: NodeJS.ProcessEnv = process.env, json = false): Promise<void> {
   const config = loadEnvConfig(env);
-  createModelClient(config); // a missing model endpoint is reported before a server starts
+  requireModelEndpoint(config); // before a server starts
   const server = await startEmbeddedServer({ port: opts.port, uiPort: opts.uiPort, db: opts.db ?? defaultDb(config) }, env);
   try {
     const { worker, close } = await startLocalWorker(server.address, env);

@@ -35,11 +35,16 @@ function bundled(): Pick<WorkerOptions, 'workflowsPath' | 'bundlerOptions'> {
   return { workflowsPath, bundlerOptions: { preloadModules } };
 }
 
-/** The model client: its own retries are off, Temporal retries the activity (visible in history). */
-export function createModelClient(config: EnvConfig): OpenAI {
+/** A worker needs a model endpoint: said before anything starts. */
+export function requireModelEndpoint(config: EnvConfig): void {
   if (!config.OPENAI_API_KEY && !config.OPENAI_BASE_URL) {
     throw new Error('OPENAI_API_KEY is not set. Export it (or OPENAI_BASE_URL for a local OpenAI-compatible server) and run the command again.');
   }
+}
+
+/** The model client: its own retries are off, Temporal retries the activity (visible in history). */
+export function createModelClient(config: EnvConfig): OpenAI {
+  requireModelEndpoint(config);
   return new OpenAI({
     apiKey: config.OPENAI_API_KEY ?? 'not-needed',
     baseURL: config.OPENAI_BASE_URL,

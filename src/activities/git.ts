@@ -128,9 +128,9 @@ export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: s
       await git.checkout(state);
       // A merge that a crash interrupted would make the next one fail: start it again from the commit before it.
       if (input.mergeBranches.length && (await git.resolveCommit('MERGE_HEAD'))) await git.run(['merge', '--abort']);
+      const identity = input.mergeBranches.length ? await git.identityArgs() : [];
       for (const dep of input.mergeBranches) {
         if (!(await git.branchExists(dep)) || (await git.isAncestor(dep, 'HEAD'))) continue;
-        const identity = await git.identityArgs();
         if (!(await git.succeeds([...identity, 'merge', '--no-ff', '--no-edit', '--no-verify', dep]))) await git.run(['merge', '--abort']);
       }
       return { worktree, branch, startCommit: await git.head() };

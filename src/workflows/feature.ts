@@ -6,13 +6,14 @@ import { addTokens, ZERO_TOKENS } from '../api/status';
 import { localModel, localTools, model, steps, tools } from './proxies';
 import { workflowNow } from './state';
 
+/** Agents recorded before this patch ran their turns as (remote) activities; they still replay that way. */
+const LOCAL_TURNS_PATCH = 'agent-turns-as-local-activities';
+
 /**
  * The `feature` child workflow: one agent, one task (a feature, a merge conflict or a repair), one
  * working directory. Each model turn and each tool call is an activity; the conversation itself stays
  * on the worker's disk, so history grows by a constant amount per turn however long the conversation gets.
  */
-export const LOCAL_TURNS_PATCH = 'agent-turns-as-local-activities';
-
 export async function feature(raw: FeatureInput): Promise<FeatureResult> {
   const parsed = FeatureInput.safeParse(raw);
   if (!parsed.success) {

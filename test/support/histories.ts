@@ -51,7 +51,6 @@ export async function recordHistories(client: Client, missionIds: string[], test
   writeFileSync(path.join(HISTORIES_DIR, `${slug}.json`), `${JSON.stringify(entries, null, 1)}\n`);
 }
 
-/** Every committed history, ready for Worker.runReplayHistories. */
 /**
  * Every recorded history: test/histories/*.json from the current workflow code, and the folders beside them
  * keeping histories recorded by earlier versions (e.g. before-local-turns/), which must replay too: that
