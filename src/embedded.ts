@@ -199,6 +199,18 @@ async function startWithSdk(opts: EmbeddedServerOptions, address: string, uiUrl:
       extraArgs: dynamicConfigArgs({ ...LOCAL_SERVER_CONFIG, ...opts.dynamicConfig }),
       log: { format: 'pretty', level: 'warn' },
     },
+  }).catch((err: unknown) => {
+    throw explainDownloadFailure(err);
   });
   return { address, uiUrl, db: opts.db, stop: () => server.teardown() };
+}
+
+/** With no `temporal` binary the SDK downloads one; offline, say how to provide one instead of only what failed. */
+export function explainDownloadFailure(err: unknown): unknown {
+  if (!(err instanceof Error) || !/download/i.test(err.message)) return err;
+  return new Error(
+    `no Temporal CLI found and downloading one failed (${err.message}). Install it (go install github.com/temporalio/cli/cmd/temporal@v1.5.1, ` +
+      'then put $(go env GOPATH)/bin on PATH), set TEMPORAL_CLI_PATH to a temporal binary, or set TEMPORAL_ADDRESS to a running server',
+    { cause: err },
+  );
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { approvePlanSignal, rejectPlanSignal, resumeSignal, revisePlanSignal } from '../src/api/messages';
-import { portOpen } from '../src/embedded';
+import { explainDownloadFailure, portOpen } from '../src/embedded';
 import { cli, cliEnv, freePort } from './support/cli-process';
 import { runCli } from './support/cli';
 import { useHarness } from './support/harness';
@@ -142,3 +142,15 @@ function detachedRepo(): string {
   git(repo, 'checkout', '-q', '--detach', 'HEAD');
   return repo;
 }
+
+test('with no temporal binary on an offline machine, the download failure says how to provide one', () => {
+  // The SDK's own message, as seen on a machine without internet access.
+  const offline = new Error('Failed to start ephemeral server: failed to download ephemeral server executable: error sending request for url (https://temporal.download/cli/default): dns error');
+  const explained = explainDownloadFailure(offline) as Error;
+  expect(explained.message).toMatch(/no Temporal CLI found and downloading one failed \(Failed to start ephemeral server/);
+  expect(explained.message).toMatch(/go install github\.com\/temporalio\/cli\/cmd\/temporal@v1\.5\.1/);
+  expect(explained.message).toMatch(/TEMPORAL_CLI_PATH/);
+  expect(explained.cause).toBe(offline);
+  const other = new Error('port 7233 is already in use');
+  expect(explainDownloadFailure(other)).toBe(other);
+});
