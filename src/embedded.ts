@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -22,6 +22,8 @@ export interface EmbeddedServerOptions {
   db: string;
   /** Dynamic config for the server, e.g. { 'limit.historyCount.suggestContinueAsNew': 200 }. */
   dynamicConfig?: Record<string, string | number | boolean>;
+  /** How long to wait for another server to release the database (one just stopping still writes it). */
+  lockWaitMs?: number;
 }
 
 /**
@@ -75,24 +77,40 @@ export async function temporalAnswers(address: string): Promise<boolean> {
 /**
  * The supervisor between this process and the server: it holds a pipe from us, and when the pipe closes
  * (we exited, even by SIGKILL) it stops the server, so no orphaned server keeps the port and the database.
+ * It also holds the database's lock (proper-lockfile: a lock folder whose mtime it keeps fresh) for exactly
+ * as long as the server runs, so a server that is still stopping is waited for, and a lock left by a crash
+ * goes stale in seconds — no pid file, whose pid a later process may reuse.
  */
 const SUPERVISOR = `
 const { spawn } = require('node:child_process');
-const [bin, ...args] = process.argv.slice(1);
-const server = spawn(bin, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+const lockfile = require(process.env.MISSION_LOCKFILE_PATH);
+const [db, waitMs, bin, ...args] = process.argv.slice(1);
+let server;
 let stopping = false;
 const stop = () => {
   if (stopping) return;
   stopping = true;
+  if (!server) process.exit(0);
   server.kill('SIGTERM');
   setTimeout(() => server.kill('SIGKILL'), 10000).unref();
 };
-server.on('exit', (code, signal) => process.exit(stopping ? 0 : code ?? 1));
 process.stdin.on('end', stop);
 process.stdin.on('error', stop);
 process.stdin.resume();
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
+const retries = Math.max(0, Math.ceil(Number(waitMs) / 250));
+lockfile
+  .lock(db, { realpath: false, stale: 10000, update: 2000, retries: { retries, factor: 1, minTimeout: 250, maxTimeout: 250 }, onCompromised: () => undefined })
+  .then((release) => {
+    if (stopping) return release().finally(() => process.exit(0));
+    server = spawn(bin, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+    server.on('exit', (code) => release().catch(() => undefined).finally(() => process.exit(stopping ? 0 : code ?? 1)));
+  })
+  .catch((err) => {
+    console.error('MISSION_DB_LOCKED ' + err.message);
+    process.exit(75);
+  });
 `;
 
 /**
@@ -106,7 +124,6 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions, env: Node
   if (await portOpen(opts.port)) {
     throw new Error(`port ${opts.port} is already in use (another "mission dev" or Temporal server?); stop it, pass --port, or set TEMPORAL_ADDRESS=${address} to use it`);
   }
-  await waitForPreviousServer(opts.db);
   const binary = temporalBinary(env);
   if (!binary) return startWithSdk(opts, address, uiUrl);
 
@@ -119,12 +136,16 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions, env: Node
   ];
   const log = path.join(path.dirname(opts.db), 'server.log');
   const logFd = openSync(log, 'a');
-  const supervisor = spawn(process.execPath, ['-e', SUPERVISOR, binary, ...args], { stdio: ['pipe', logFd, logFd], detached: true });
+  const waitMs = opts.lockWaitMs ?? 30_000;
+  const supervisor = spawn(process.execPath, ['-e', SUPERVISOR, opts.db, String(waitMs), binary, ...args], {
+    stdio: ['pipe', logFd, logFd],
+    detached: true,
+    env: { ...process.env, MISSION_LOCKFILE_PATH: require.resolve('proper-lockfile') },
+  });
   closeSync(logFd);
-  writeFileSync(pidFile(opts.db), String(supervisor.pid));
   const exited = new Promise<number | null>((resolve) => supervisor.on('exit', resolve));
   try {
-    await waitUntilReady(address, supervisor, exited, log);
+    await waitUntilReady(address, supervisor, exited, log, opts.db, waitMs);
   } catch (err) {
     supervisor.stdin!.end();
     await exited;
@@ -142,41 +163,15 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions, env: Node
   };
 }
 
-const pidFile = (db: string) => `${db}.pid`;
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
-
-/**
- * A server stopping (its owner was just killed, or Ctrl-C'd) may still be writing the database after its port
- * closed: wait for its supervisor, which lives exactly as long as the server, before opening the same file.
- */
-async function waitForPreviousServer(db: string): Promise<void> {
-  let pid: number;
-  try {
-    pid = Number(readFileSync(pidFile(db), 'utf8'));
-  } catch {
-    return;
-  }
-  const deadline = Date.now() + 30_000;
-  while (pid > 0 && alive(pid)) {
-    if (Date.now() > deadline) throw new Error(`another Temporal dev server (supervisor pid ${pid}) is still using ${db}; stop it or pass --db`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-async function waitUntilReady(address: string, supervisor: ChildProcess, exited: Promise<number | null>, log: string): Promise<void> {
+async function waitUntilReady(address: string, supervisor: ChildProcess, exited: Promise<number | null>, log: string, db: string, lockWaitMs: number): Promise<void> {
   let done = false;
   void exited.then(() => (done = true));
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + lockWaitMs + 60_000;
   while (Date.now() < deadline) {
     if (done) {
+      if (supervisor.exitCode === 75) {
+        throw new Error(`another Temporal dev server is using ${db}; stop it (its "mission dev" or "mission run"), wait for it to finish stopping, or pass --db`);
+      }
       const tail = readFileSync(log, 'utf8').split('\n').slice(-15).join('\n');
       throw new Error(`the Temporal dev server exited (code ${supervisor.exitCode}) before it was ready; its log (${log}) ends with:\n${tail}`);
     }

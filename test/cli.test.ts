@@ -1,6 +1,7 @@
+import { statusQuery } from '../src/api/messages';
 import { runCli } from './support/cli';
 import { useHarness } from './support/harness';
-import { makeRepo, treeAt } from './support/repo';
+import { makeRepo, tempDir, treeAt } from './support/repo';
 import { makePlan, planReply, writesFiles } from './support/scripts';
 
 const h = useHarness('cli');
@@ -22,7 +23,7 @@ test('run --detach → status → approve → watch to completion → list → r
   expect((await runCli(h, ['status', id])).out[0]).toMatch(new RegExp(`^${id}: awaiting-approval · \\d+ tokens\n {2}m1 pending`));
 
   const approved = await runCli(h, ['approve', id, '--by', 'cli-user', '--node', 'mission:approve-plan', '--json']);
-  expect(JSON.parse(approved.out[0]!)).toEqual({ missionId: id, signal: 'approvePlan', sent: true });
+  expect(JSON.parse(approved.out[0]!)).toEqual({ missionId: id, signal: 'approvePlan', sent: true, applied: true });
   const watched = await runCli(h, ['watch', id]);
   expect(watched.code).toBe(0);
   expect(watched.out[0]).toMatch(/: completed · \d+ tokens\n {2}m1 done · validation not-validated/);
@@ -50,7 +51,7 @@ test('revise, pause, resume, reject and cancel from the CLI', async () => {
   await h.waitFor(handle, (s) => s.phase === 'awaiting-approval');
   expect((await runCli(h, ['revise', id, '--feedback', 'make it two'])).code).toBe(0);
   await h.waitFor(handle, (s) => s.phase === 'awaiting-approval' && s.plan?.title === 'Two');
-  expect(JSON.parse((await runCli(h, ['pause', id, '--json'])).out[0]!)).toEqual({ missionId: id, signal: 'pause', sent: true });
+  expect(JSON.parse((await runCli(h, ['pause', id, '--json'])).out[0]!)).toEqual({ missionId: id, signal: 'pause', sent: true, applied: true });
   await h.waitFor(handle, (s) => s.paused);
   expect((await runCli(h, ['resume', id])).code).toBe(0);
   await h.waitFor(handle, (s) => !s.paused);
@@ -64,6 +65,50 @@ test('revise, pause, resume, reject and cancel from the CLI', async () => {
   expect(JSON.parse((await runCli(h, ['cancel', other, '--json'])).out[0]!)).toEqual({ missionId: other, cancelRequested: true });
   await expect(h.client.workflow.getHandle(other).result()).rejects.toThrow();
   expect((await h.client.workflow.getHandle(other).describe()).status.name).toBe('CANCELLED');
+});
+
+test('a decision that does not fit the phase is not reported as sent: approve while planning, twice, and after the end', async () => {
+  const repo = makeRepo();
+  // The planner thinks long enough for a CLI process to start on a loaded machine.
+  h.model.script('plan', [{ ...planReply(makePlan([{ id: 'm1', features: [{ id: 'late', files: ['late.txt'] }] }])), delayMs: 8000 }]);
+  h.model.script('feature late', writesFiles({ 'late.txt': 'x' }));
+  const id = `cli-late-${Date.now()}`;
+  expect((await runCli(h, ['start', '--id', id, '--input', JSON.stringify({ prompt: 'Too early', repo })])).code).toBe(0);
+  const handle = h.client.workflow.getHandle(id);
+  await h.waitFor(handle, (s) => s.phase === 'planning');
+
+  const early = await runCli(h, ['approve', id]);
+  expect(early.code).toBe(1);
+  expect(early.err.join('\n')).toMatch(/approvePlan not sent: the mission is planning, not awaiting approval/);
+  expect(early.out.join('')).not.toMatch(/sent to/);
+
+  await h.waitFor(handle, (s) => s.phase === 'awaiting-approval');
+  const approved = await runCli(h, ['approve', id]);
+  expect(approved.code).toBe(0);
+  expect(approved.out[0]!.trim()).toBe(`approvePlan applied to ${id}`);
+  const again = await runCli(h, ['approve', id]);
+  expect(again.code).toBe(1);
+  expect(again.err.join('\n')).toMatch(/approvePlan not sent: the mission is (running|validating|committing|reporting|completed), not awaiting approval|has already ended/);
+  await handle.result();
+  const ended = await runCli(h, ['reject', id]);
+  expect(ended.code).toBe(1);
+  expect(ended.err.join('\n')).toMatch(new RegExp(`mission ${id} has already ended \\(completed\\); rejectPlan was not sent`));
+  const status = await handle.query(statusQuery);
+  expect(status.events.filter((e) => e.type === 'signal-ignored')).toEqual([]);
+});
+
+test('mission report reads a failed mission\'s report from Temporal, not from the CLI\'s own disk (a worker on another host)', async () => {
+  h.model.script('plan', [{ status: 401, message: 'Incorrect API key provided' }]);
+  const id = `cli-report-${Date.now()}`;
+  expect((await runCli(h, ['start', '--id', id, '--input', JSON.stringify({ prompt: 'Fail me', repo: makeRepo() })])).code).toBe(0);
+  await expect(h.client.workflow.getHandle(id).result()).rejects.toThrow();
+  // The CLI's MISSION_HOME is not the worker's: only Temporal can answer.
+  const elsewhere = { MISSION_HOME: tempDir('cli-home-') };
+  const printed = await runCli(h, ['report', id, '--json'], elsewhere);
+  expect(printed.err.join('')).toBe('');
+  expect(printed.code).toBe(0);
+  expect(JSON.parse(printed.out[0]!)).toMatchObject({ missionId: id, outcome: 'failed' });
+  expect((await runCli(h, ['report', id], elsewhere)).out[0]).toMatch(/^# Mission report/);
 });
 
 test.each([

@@ -86,3 +86,19 @@ test('HTTP 429 with Retry-After: Temporal retries the turn no sooner than the se
   const planTask = history.events!.find((e) => e.activityTaskStartedEventAttributes && e.activityTaskStartedEventAttributes.attempt === 2);
   expect(planTask).toBeDefined();
 }, 60_000);
+
+test('a plan whose feature ids are Mission\'s own names (plan, report) is sent back to the planner, and the next plan runs', async () => {
+  const repo = makeRepo();
+  const clashing = makePlan([{ id: 'm1', features: [{ id: 'plan', files: ['p.txt'] }, { id: 'report', files: ['r.txt'] }] }]);
+  const fixed = makePlan([{ id: 'm1', features: [{ id: 'planner-notes', files: ['p.txt'] }, { id: 'summary', files: ['r.txt'] }] }]);
+  h.model.script('plan', [planReply(clashing), planReply(fixed)]);
+  h.model.script('feature planner-notes', writesFiles({ 'p.txt': 'p' }));
+  h.model.script('feature summary', writesFiles({ 'r.txt': 'r' }));
+  const handle = await h.start({ prompt: 'x', repo, requirePlanApproval: false });
+  const result = await handle.result();
+  expect(result.outcome).toBe('completed');
+  expect(treeAt(repo, result.branch!)).toMatchObject({ 'p.txt': 'p', 'r.txt': 'r' });
+  const second = JSON.stringify(h.model.requestsFor('plan')[1]!.body.messages.at(-1));
+  expect(second).toMatch(/feature id \\"plan\\" is reserved for Mission's own use/);
+  expect(second).toMatch(/feature id \\"report\\" is reserved/);
+});

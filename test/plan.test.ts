@@ -40,6 +40,23 @@ describe('plan checks', () => {
     expect(errors.some((e) => e.includes('"a" -> "b" -> "a"'))).toBe(true);
   });
 
+  it('refuses feature ids that collide with Mission\'s own conversations and child workflows', () => {
+    const plan = makePlan([
+      { id: 'm1', features: [{ id: 'plan' }, { id: 'Report' }, { id: 'integration-x' }, { id: 'repair-m1' }, { id: 'ok' }, { id: 'OK' }] },
+    ]);
+    const errors = checkPlan(plan, { maxMilestones: 2, maxFeaturesPerMilestone: 6 });
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^feature id "plan" is reserved for Mission's own use/),
+        expect.stringMatching(/^feature id "Report" is reserved/),
+        expect.stringMatching(/^feature id "integration-x" is reserved/),
+        expect.stringMatching(/^feature id "repair-m1" is reserved/),
+        'feature id "OK" is used twice (ids are compared without case: "ok" and "OK" would share files on some systems); make feature ids unique across the plan',
+      ]),
+    );
+    expect(errors).toHaveLength(5);
+  });
+
   it('refuses a dependency on a later milestone', () => {
     const plan = makePlan([
       { id: 'm1', features: [{ id: 'a', dependsOn: ['c'] }] },

@@ -22,9 +22,16 @@ describe('scheduler', () => {
   });
 
   it('waits for dependencies of the same milestone, not for earlier milestones', () => {
-    const features = [f('a'), f('b', [], ['a']), f('c', [], ['m0-feature'])];
+    const features = [f('a', ['a.ts']), f('b', ['b.ts'], ['a']), f('c', ['c.ts'], ['m0-feature'])];
     expect(nextToStart(features, state())).toEqual(['a', 'c']);
     expect(nextToStart(features, state(['a', 'c'], ['a']))).toEqual(['b']);
+  });
+
+  it('runs a feature that declares no files alone: it may touch anything', () => {
+    const features = [f('a', ['a.ts']), f('b', []), f('c', ['c.ts'])];
+    expect(nextToStart(features, state())).toEqual(['a', 'c']);
+    expect(nextToStart(features, state(['a', 'c'], ['a', 'c']))).toEqual(['b']);
+    expect(nextToStart([f('x', []), f('y', ['y.ts'])], state())).toEqual(['x']);
   });
 
   it('runs one at a time with a limit of 1', () => {
@@ -37,8 +44,17 @@ describe('scheduler', () => {
     [['src'], ['src/a.ts'], true],
     [['src/**/*.ts'], ['src/deep/a.ts'], true],
     [['src/a.ts'], ['src/ab.ts'], false],
+    [['src/a*.ts'], ['src/ab.ts'], true],
+    [['src/*.test.ts'], ['src/x.ts'], false],
+    [['src/{a,b}.ts'], ['src/b.ts'], true],
+    [['src/**'], ['src/deep/x/y.ts'], true],
+    [['**/*.md'], ['docs/a.md'], true],
+    [['**/*.md'], ['docs/a.ts'], false],
+    [['lib/*.ts'], ['lib/sub/x.ts'], false],
     [['a.ts'], ['b.ts'], false],
-    [[], ['b.ts'], false],
+    // Declaring no files means "may touch anything".
+    [[], ['b.ts'], true],
+    [[], [], true],
   ])('overlap %j ~ %j is %s', (a, b, expected) => {
     expect(filesOverlap(a, b)).toBe(expected);
     expect(filesOverlap(b, a)).toBe(expected);

@@ -1,5 +1,6 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import { z } from 'zod';
+import type { MissionReport } from './report';
 import type { MissionStatus } from './status';
 
 /** Signal payloads. Every field optional except revise feedback, so `--input '{}'` or no input works. */
@@ -34,3 +35,5 @@ export const revisePlanSignal = defineSignal<[RevisePlan]>('revisePlan');
 export const pauseSignal = defineSignal<[Pause?]>('pause');
 export const resumeSignal = defineSignal<[Resume?]>('resume');
 export const statusQuery = defineQuery<MissionStatus>('status');
+/** The report once written (a failed or cancelled mission has no workflow result to carry it); null before. */
+export const reportQuery = defineQuery<MissionReport | null>('report');

@@ -32,6 +32,19 @@ export const Plan = z.strictObject({
 });
 export type Plan = z.infer<typeof Plan>;
 
+/**
+ * Feature ids name an agent's conversation file and the end of its child workflow id, beside Mission's own:
+ * the planner (`plan`), the report (`report`), integration agents (`integration-<featureId>`), repair agents
+ * (`repair-<milestoneId>`) and validators (`validator-<milestoneId>`). A feature must not take one of them.
+ */
+const RESERVED_IDS = new Set(['plan', 'report']);
+const RESERVED_PREFIXES = ['integration-', 'repair-', 'validator-', 'compact-'];
+
+export function isReservedFeatureId(id: string): boolean {
+  const lower = id.toLowerCase();
+  return RESERVED_IDS.has(lower) || RESERVED_PREFIXES.some((prefix) => lower.startsWith(prefix));
+}
+
 export interface PlanLimits {
   maxMilestones: number;
   maxFeaturesPerMilestone: number;
@@ -48,7 +61,8 @@ export function checkPlan(plan: Plan, limits: PlanLimits): string[] {
     errors.push(`the plan has ${plan.milestones.length} milestones but at most ${limits.maxMilestones} are allowed; merge or drop milestones`);
   }
   const milestoneIds = new Set<string>();
-  const seenFeatures = new Set<string>();
+  /** Lower-cased id → the id as first written. */
+  const seenFeatures = new Map<string, string>();
   plan.milestones.forEach((milestone, index) => {
     if (milestoneIds.has(milestone.id)) errors.push(`milestone id "${milestone.id}" is used twice; make milestone ids unique`);
     milestoneIds.add(milestone.id);
@@ -58,10 +72,16 @@ export function checkPlan(plan: Plan, limits: PlanLimits): string[] {
       errors.push(`${where} has ${milestone.features.length} features but at most ${limits.maxFeaturesPerMilestone} are allowed; split it or merge features`);
     }
     for (const feature of milestone.features) {
-      if (seenFeatures.has(feature.id)) {
+      const earlier = seenFeatures.get(feature.id.toLowerCase());
+      if (earlier === feature.id) {
         errors.push(`feature id "${feature.id}" is used twice; make feature ids unique across the plan`);
+      } else if (earlier !== undefined) {
+        errors.push(`feature id "${feature.id}" is used twice (ids are compared without case: "${earlier}" and "${feature.id}" would share files on some systems); make feature ids unique across the plan`);
       }
-      seenFeatures.add(feature.id);
+      seenFeatures.set(feature.id.toLowerCase(), feature.id);
+      if (isReservedFeatureId(feature.id)) {
+        errors.push(`feature id "${feature.id}" is reserved for Mission's own use ("plan", "report", and ids starting with ${RESERVED_PREFIXES.map((p) => `"${p}"`).join(', ')}); choose another id`);
+      }
       for (const file of feature.files) {
         if (file.startsWith('/') || file.split(/[\\/]/).includes('..')) {
           errors.push(`feature "${feature.id}" lists file "${file}"; files must be paths relative to the repository root`);

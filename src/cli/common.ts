@@ -85,7 +85,4 @@ export function missionCommand(
   };
 }
 
-/** For commands that send a signal: what they print. */
-export const sent = (missionId: string, signal: string) => ({ value: { missionId, signal, sent: true }, text: `${signal} sent to ${missionId}` });
-
 export const str = (v: string | boolean | undefined) => (typeof v === 'string' ? v : undefined);

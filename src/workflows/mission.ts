@@ -16,6 +16,7 @@ import {
   resumeSignal,
   RevisePlan,
   revisePlanSignal,
+  reportQuery,
   statusQuery,
 } from '../api/messages';
 import type { Plan } from '../api/plan';
@@ -174,6 +175,7 @@ async function planUntilDecided(ctx: MissionContext): Promise<Exclude<PlanDecisi
 /** Handlers live next to the workflow. A signal that does not fit the phase is recorded, never thrown. */
 function registerHandlers(state: MissionState): void {
   setHandler(statusQuery, () => state.status, { description: 'Mission phase, plan, milestones, features, tokens and recent events' });
+  setHandler(reportQuery, () => state.report ?? null, { description: 'The mission report once it is written (also for failed and cancelled missions); null before' });
 
   const decide = <S extends z.ZodType>(name: string, schema: S, raw: unknown, toDecision: (value: z.infer<S>) => PlanDecision) => {
     const parsed = schema.safeParse(raw ?? {});
@@ -229,6 +231,7 @@ async function report(state: MissionState, missionKey: string, input: MissionInp
     { missionKey, report: facts, narrate: outcome === 'completed', model: input.models.validator ?? input.models.planner },
   ]);
   state.addTokens(written.tokens, 'report');
+  state.report = written.report;
   state.record('report', `report written to ${written.report.reportPath}`);
   return written.report;
 }

@@ -1,3 +1,6 @@
+// The POSIX build: no Node built-ins, so it can run in the workflow sandbox.
+import picomatch from 'picomatch/posix';
+
 /** Pure scheduling decisions for a milestone's features (unit tested; the workflow only wires them). */
 
 export interface Schedulable {
@@ -32,16 +35,41 @@ export function nextToStart(features: readonly Schedulable[], state: SchedulerSt
   return picked;
 }
 
-/** Two file lists overlap when a path is equal to, or inside a directory of, the other (globs count from their fixed prefix). */
+/**
+ * Two declared file lists may touch the same file. Conservative by design: a wrong "no" lets two agents
+ * edit one file at once, a wrong "yes" only runs them one after another. A feature that declares no files
+ * may touch anything. A path and a glob overlap when the glob matches the path (or, for a path that looks
+ * like a folder, something inside it); two globs overlap unless their fixed prefixes are disjoint.
+ */
 export function filesOverlap(a: readonly string[], b: readonly string[]): boolean {
-  const left = a.map(normalize);
-  const right = b.map(normalize);
-  return left.some((x) => right.some((y) => x === y || x.startsWith(`${y}/`) || y.startsWith(`${x}/`) || x === '' || y === ''));
+  if (a.length === 0 || b.length === 0) return true;
+  return a.some((x) => b.some((y) => entriesOverlap(normalize(x), normalize(y))));
+}
+
+function entriesOverlap(x: string, y: string): boolean {
+  if (x === '' || y === '') return true; // the repository root
+  const xGlob = picomatch.scan(x).isGlob;
+  const yGlob = picomatch.scan(y).isGlob;
+  if (!xGlob && !yGlob) return nested(x, y);
+  if (xGlob && yGlob) return nested(fixedPrefix(x), fixedPrefix(y));
+  const [path, glob] = xGlob ? [y, x] : [x, y];
+  if (picomatch.isMatch(path, glob, { dot: true })) return true;
+  const looksLikeFolder = !/\.[^/]*$/.test(path);
+  return looksLikeFolder && nested(path, fixedPrefix(glob));
+}
+
+/** Equal, or one inside the other ('' is the root, inside which everything is). */
+function nested(x: string, y: string): boolean {
+  return x === y || x === '' || y === '' || x.startsWith(`${y}/`) || y.startsWith(`${x}/`);
+}
+
+/** The folder part of a glob before its first wildcard: `src/lib/*.ts` gives `src/lib`. */
+function fixedPrefix(glob: string): string {
+  return picomatch.scan(glob).base;
 }
 
 function normalize(file: string): string {
-  const fixed = file.split(/[*?{[]/)[0] ?? '';
-  return fixed
+  return file
     .replace(/\\/g, '/')
     .replace(/^(\.\/)+/, '')
     .replace(/\/+$/, '');

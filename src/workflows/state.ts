@@ -3,6 +3,7 @@ import { MissionStatusKey } from '../api/search';
 import { MAX_STATUS_EVENTS } from '../api/constants';
 import { budgetExceeded, type BudgetLimits } from '../api/budget';
 import type { Plan } from '../api/plan';
+import type { MissionReport } from '../api/report';
 import {
   addTokens,
   ZERO_TOKENS,
@@ -33,6 +34,8 @@ export type PlanDecision =
 export class MissionState {
   readonly status: MissionStatus;
   decision: PlanDecision | undefined;
+  /** The report once written: the `report` query returns it (a failed mission has no result to carry it). */
+  report: MissionReport | undefined;
   /** Set once the worker confirmed the search attributes exist: keeps MissionStatus current. */
   searchAttributes = false;
   /** Agents waiting in `budgetGate`, and the phase to return to. */

@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import type { Harness } from './harness';
 
@@ -71,11 +70,4 @@ export async function cli(args: string[], env: NodeJS.ProcessEnv, opts: { cwd?: 
   return { code, stdout: p.stdout(), stderr: p.stderr() };
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from './test-server';

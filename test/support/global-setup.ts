@@ -2,10 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { dynamicConfigArgs, LOCAL_SERVER_CONFIG, temporalBinary } from '../../src/embedded';
+import { temporalBinary } from '../../src/embedded';
 import { workflowBundleOptions } from '../../src/workflow-bundle';
+import { startTestServer, type TestServer } from './test-server';
 
 /**
  * Starts ONE Temporal dev server and bundles the workflows ONCE for the whole jest run.
@@ -21,14 +21,8 @@ export default async function globalSetup(): Promise<void> {
   // Tests that run the worker or CLI as a separate process use dist/: build it from the current source.
   execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: path.join(__dirname, '..', '..'), stdio: 'inherit' });
   const binary = temporalBinary();
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: binary ? { type: 'existing-path', path: binary } : { type: 'cached-download' },
-      log: { format: 'pretty', level: 'error' },
-      extraArgs: dynamicConfigArgs(LOCAL_SERVER_CONFIG),
-    },
-  });
-  (globalThis as { __missionTemporalEnv?: TestWorkflowEnvironment }).__missionTemporalEnv = env;
+  const server = await startTestServer(binary);
+  (globalThis as { __missionTemporalServer?: TestServer }).__missionTemporalServer = server;
 
   const { code } = await bundleWorkflowCode({
     ...workflowBundleOptions(),
@@ -38,8 +32,8 @@ export default async function globalSetup(): Promise<void> {
   const bundlePath = path.join(dir, 'workflow-bundle.js');
   writeFileSync(bundlePath, code);
 
-  process.env.MISSION_TEST_TEMPORAL_ADDRESS = env.address;
+  process.env.MISSION_TEST_TEMPORAL_ADDRESS = server.address;
   process.env.MISSION_TEST_WORKFLOW_BUNDLE = bundlePath;
   process.env.MISSION_TEST_TEMPORAL_BINARY = binary ?? '';
-  console.log(`\n[mission tests] Temporal dev server at ${env.address} (${binary ?? 'SDK download'}), ready in ${Date.now() - started} ms`);
+  console.log(`[mission tests] set up (server, dist/ and the workflow bundle) in ${Date.now() - started} ms`);
 }

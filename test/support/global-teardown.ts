@@ -1,10 +1,9 @@
 import { rmSync } from 'node:fs';
 import path from 'node:path';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestServer } from './test-server';
 
 export default async function globalTeardown(): Promise<void> {
-  const env = (globalThis as { __missionTemporalEnv?: TestWorkflowEnvironment }).__missionTemporalEnv;
-  await env?.teardown();
+  await (globalThis as { __missionTemporalServer?: TestServer }).__missionTemporalServer?.stop();
   const bundle = process.env.MISSION_TEST_WORKFLOW_BUNDLE;
   if (bundle) rmSync(path.dirname(bundle), { recursive: true, force: true });
 }

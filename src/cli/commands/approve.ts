@@ -1,5 +1,6 @@
 import { approvePlan } from '../../client';
-import { missionCommand, sent, str, UsageError } from '../common';
+import { missionCommand, str, UsageError } from '../common';
+import { atApprovalGate, decide } from '../decision';
 
 const APPROVE_USAGE = 'mission approve MISSION_ID [--comment TEXT] [--by NAME] [--node mission:approve-plan]';
 
@@ -13,5 +14,5 @@ export const approve = missionCommand(
       if (v.node !== undefined && v.node !== 'mission:approve-plan') throw new UsageError(`--node must be mission:approve-plan (the plan approval gate), not "${String(v.node)}"`);
     },
   },
-  async (c, id, v) => (await approvePlan(c, id, { comment: str(v.comment), approvedBy: str(v.by) }), sent(id, 'approvePlan')),
+  (c, id, v) => decide(c, id, { signal: 'approvePlan', unfit: atApprovalGate, send: () => approvePlan(c, id, { comment: str(v.comment), approvedBy: str(v.by) }) }),
 );

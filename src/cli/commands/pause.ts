@@ -1,7 +1,8 @@
 import { pauseSignal } from '../../api/messages';
-import { missionCommand, sent, str } from '../common';
+import { missionCommand, str } from '../common';
+import { decide } from '../decision';
 
 export const pause = missionCommand(
   { summary: 'Stop starting new work (running agents finish)', usage: 'mission pause MISSION_ID [--reason TEXT]', options: { reason: { type: 'string' } } },
-  async (c, id, v) => (await c.workflow.getHandle(id).signal(pauseSignal, { reason: str(v.reason) }), sent(id, 'pause')),
+  (c, id, v) => decide(c, id, { signal: 'pause', send: (handle) => handle.signal(pauseSignal, { reason: str(v.reason) }) }),
 );

@@ -1,5 +1,6 @@
 import { resumeSignal } from '../../api/messages';
-import { missionCommand, sent, str, UsageError, type Values } from '../common';
+import { missionCommand, str, UsageError, type Values } from '../common';
+import { decide } from '../decision';
 
 const USAGE = 'mission resume MISSION_ID [--comment TEXT] [--budget.max-tokens N] [--budget.max-minutes N]';
 
@@ -22,5 +23,5 @@ export const resume = missionCommand(
     options: { comment: { type: 'string' }, 'budget.max-tokens': { type: 'string' }, 'budget.max-minutes': { type: 'string' } },
     check: (v) => void budgetRaise(v),
   },
-  async (c, id, v) => (await c.workflow.getHandle(id).signal(resumeSignal, { comment: str(v.comment), budget: budgetRaise(v) }), sent(id, 'resume')),
+  (c, id, v) => decide(c, id, { signal: 'resume', send: (handle) => handle.signal(resumeSignal, { comment: str(v.comment), budget: budgetRaise(v) }) }),
 );

@@ -1,5 +1,6 @@
 import { revisePlan } from '../../client';
-import { missionCommand, sent, str, UsageError } from '../common';
+import { missionCommand, str, UsageError } from '../common';
+import { atApprovalGate, decide } from '../decision';
 
 const REVISE_USAGE = 'mission revise MISSION_ID --feedback TEXT';
 export const revise = missionCommand(
@@ -11,5 +12,5 @@ export const revise = missionCommand(
       if (!str(v.feedback)?.trim()) throw new UsageError(`--feedback is required\nusage: ${REVISE_USAGE}`);
     },
   },
-  async (c, id, v) => (await revisePlan(c, id, str(v.feedback)!), sent(id, 'revisePlan')),
+  (c, id, v) => decide(c, id, { signal: 'revisePlan', unfit: atApprovalGate, send: () => revisePlan(c, id, str(v.feedback)!) }),
 );
