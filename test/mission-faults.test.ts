@@ -3,8 +3,8 @@ import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { useHarness } from './support/harness';
-import { branches, makeRepo, treeAt } from './support/repo';
-import { call, makePlan, planReply, tools, writesFiles } from './support/scripts';
+import { branches, git, makeRepo, treeAt } from './support/repo';
+import { call, finish, makePlan, planReply, tools, writesFiles } from './support/scripts';
 
 const h = useHarness('faults');
 
@@ -102,3 +102,25 @@ test('a plan whose feature ids are Mission\'s own names (plan, report) is sent b
   expect(second).toMatch(/feature id \\"plan\\" is reserved for Mission's own use/);
   expect(second).toMatch(/feature id \\"report\\" is reserved/);
 });
+
+test('without worktrees, a failed feature\'s edits are kept on a branch of their own, never in the next feature\'s commit', async () => {
+  const repo = makeRepo();
+  h.model.script('plan', [planReply(makePlan([{ id: 'm1', features: [{ id: 'broken', files: ['a.txt'] }, { id: 'next', files: ['b.txt'] }] }]))]);
+  // `broken` writes a file, then hangs in a model call until an operator terminates its workflow.
+  h.model.script('feature broken', [tools(call('write_file', { path: 'a.txt', content: 'half done' })), { ...finish('never sent'), delayMs: 20_000 }]);
+  h.model.script('feature next', writesFiles({ 'b.txt': 'next' }));
+  const handle = await h.start({ prompt: 'x', repo, requirePlanApproval: false, useWorktrees: false });
+  const child = h.client.workflow.getHandle(`${handle.workflowId}/m1/broken`);
+  for (let i = 0; i < 200 && h.model.requestsFor('feature broken').length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+  await child.terminate('stuck agent');
+  const result = await handle.result();
+
+  const branch = `mission/${handle.workflowId}`;
+  const nextCommit = result.milestones[0]!.features.find((f) => f.id === 'next')!.commit!;
+  expect(git(repo, 'show', '--name-only', '--format=', nextCommit).split('\n')).toEqual(['b.txt']);
+  expect(treeAt(repo, branch)).not.toHaveProperty('a.txt');
+  const kept = `mission/${handle.workflowId}-broken`;
+  expect(branches(repo)).toContain(kept);
+  expect(treeAt(repo, kept)).toMatchObject({ 'a.txt': 'half done' });
+  expect(result.milestones[0]!.features.find((f) => f.id === 'broken')).toMatchObject({ state: 'failed', branch: kept });
+}, 90_000);

@@ -1,4 +1,4 @@
-import { filesOverlap, nextToStart, type Schedulable } from '../src/workflows/scheduler';
+import { filesOverlap, nextToStart, prefixOverlap, type Schedulable } from '../src/workflows/scheduler';
 
 const f = (id: string, files: string[] = [], dependsOn: string[] = []): Schedulable => ({ id, files, dependsOn });
 const state = (started: string[] = [], finished: string[] = [], maxConcurrency = 3) => ({
@@ -58,5 +58,16 @@ describe('scheduler', () => {
   ])('overlap %j ~ %j is %s', (a, b, expected) => {
     expect(filesOverlap(a, b)).toBe(expected);
     expect(filesOverlap(b, a)).toBe(expected);
+  });
+});
+
+describe('the comparison of missions recorded before glob matching (replay only)', () => {
+  it.each([
+    [['src/a.ts'], ['src/a.ts'], true],
+    [['src/**/*.ts'], ['src/deep/a.ts'], true],
+    [['src/a*.ts'], ['src/ab.ts'], false],
+    [[], ['b.ts'], false],
+  ])('prefix overlap %j ~ %j is %s', (a, b, expected) => {
+    expect(prefixOverlap(a, b)).toBe(expected);
   });
 });

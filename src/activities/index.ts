@@ -7,6 +7,7 @@ import { ModelClient } from './model';
 import { MissionPaths } from './paths';
 import { createReportActivities } from './report';
 import { scrubEnv } from './tools';
+import { createSetAsideActivities } from './set-aside';
 import { createValidationActivities } from './validate';
 
 export interface ActivityDeps {
@@ -29,6 +30,7 @@ export function createActivities(deps: ActivityDeps) {
   const model = new ModelClient(deps.openai, deps.defaultModel);
   return {
     ...heartbeating(createGitActivities({ paths, defaultRepo: deps.defaultRepo, searchAttributes: deps.searchAttributes ?? false })),
+    ...heartbeating(createSetAsideActivities()),
     ...createLlmActivities({ model, paths }),
     ...createAgentActivities({ paths, toolEnv: scrubEnv(deps.toolEnv ?? process.env) }),
     ...heartbeating(createValidationActivities({ paths, env: deps.toolEnv })),

@@ -1,12 +1,15 @@
-import { condition } from '@temporalio/workflow';
+import { condition, patched } from '@temporalio/workflow';
 import { featureBranch } from '../api/ids';
 import type { PlanFeature, PlanMilestone } from '../api/plan';
 import type { FeatureState } from '../api/status';
 import { runAgent, type MissionContext } from './agents';
 import { budgetGate } from './budget';
 import { steps } from './proxies';
-import { nextToStart } from './scheduler';
+import { filesOverlap, nextToStart, prefixOverlap } from './scheduler';
 import { nowIso } from './state';
+
+/** Missions recorded before declared files were compared with a glob matcher schedule as they did. */
+const FILES_OVERLAP_PATCH = 'files-overlap-globs';
 
 /** A feature's outcome as the mission sees it. */
 export interface Outcome {
@@ -23,6 +26,7 @@ export async function runFeatures(ctx: MissionContext, milestone: PlanMilestone,
   const finished = new Set<string>();
   const outcomes = new Map<string, Outcome>();
   const maxConcurrency = input.useWorktrees ? input.maxConcurrency : 1;
+  const overlap = patched(FILES_OVERLAP_PATCH) ? filesOverlap : prefixOverlap;
   let head = startCommit; // without worktrees, features follow one another on the mission branch
   let wake = 0;
   let fatal: unknown;
@@ -30,7 +34,7 @@ export async function runFeatures(ctx: MissionContext, milestone: PlanMilestone,
   while (finished.size < milestone.features.length) {
     if (fatal) throw fatal;
     if (!state.status.paused) {
-      for (const id of nextToStart(milestone.features, { started, finished, maxConcurrency })) {
+      for (const id of nextToStart(milestone.features, { started, finished, maxConcurrency, overlap })) {
         const feature = milestone.features.find((f) => f.id === id)!;
         started.add(id);
         void runFeature(ctx, milestone, feature, input.useWorktrees ? startCommit : head).then(
@@ -76,9 +80,10 @@ async function runFeature(ctx: MissionContext, milestone: PlanMilestone, feature
   const task = { role: 'feature' as const, milestone: { id: milestone.id, title: milestone.title, goal: milestone.goal }, feature };
   const run = await runAgent(ctx, task, { ...place, commitMessage: `${feature.id}: ${feature.title}` });
   if (!run.ok) {
-    state.updateFeature(milestone.id, feature.id, { state: 'failed', summary: run.error, finishedAt: nowIso() });
-    state.record('feature-failed', `${feature.id} failed: ${run.error}`);
-    return { state: 'failed', branch: place.branch, commit: null, workdir: place.workdir };
+    const branch = input.useWorktrees ? place.branch : ((await setAsideFailedWork(ctx, feature.id, `${feature.id}: partial work of a failed agent`)) ?? place.branch);
+    state.updateFeature(milestone.id, feature.id, { state: 'failed', summary: run.error, branch, finishedAt: nowIso() });
+    state.record('feature-failed', `${feature.id} failed: ${run.error}${branch !== place.branch ? `; its partial work is kept on ${branch}` : ''}`);
+    return { state: 'failed', branch, commit: null, workdir: place.workdir };
   }
   const { result } = run;
   state.updateFeature(milestone.id, feature.id, {
@@ -91,4 +96,24 @@ async function runFeature(ctx: MissionContext, milestone: PlanMilestone, feature
   });
   state.record('feature', `${feature.id} ${result.state} after ${result.turns} turn(s)${result.commit ? `, commit ${result.commit.slice(0, 8)}` : ''}`);
   return { state: result.state, branch: place.branch, commit: result.commit, workdir: place.workdir };
+}
+
+/** Mission histories recorded before a failed agent's edits were set aside replay without the step. */
+const SET_ASIDE_PATCH = 'set-aside-failed-work';
+
+/**
+ * An agent that failed in the shared mission worktree leaves its edits behind: they go to a branch of their
+ * own (named like the task's worktree branch) so that the next commit holds only the next task's work.
+ * Returns that branch, or undefined when there was nothing to keep.
+ */
+export async function setAsideFailedWork(ctx: MissionContext, taskId: string, message: string): Promise<string | undefined> {
+  if (!patched(SET_ASIDE_PATCH)) return undefined;
+  const { branch } = await steps.setAsideWork({
+    repo: ctx.prep.repo,
+    worktree: ctx.prep.worktree,
+    branch: featureBranch(ctx.missionKey, taskId),
+    message,
+    step: `${ctx.missionId}/set-aside/${taskId}`,
+  });
+  return branch ?? undefined;
 }

@@ -13,6 +13,8 @@ export interface SchedulerState {
   started: ReadonlySet<string>;
   finished: ReadonlySet<string>;
   maxConcurrency: number;
+  /** How declared files are compared; missions recorded before `filesOverlap` replay with `prefixOverlap`. */
+  overlap?: (a: readonly string[], b: readonly string[]) => boolean;
 }
 
 /**
@@ -28,7 +30,7 @@ export function nextToStart(features: readonly Schedulable[], state: SchedulerSt
     if (busy.length >= state.maxConcurrency) break;
     if (state.started.has(feature.id)) continue;
     if (feature.dependsOn.some((dep) => local.has(dep) && !state.finished.has(dep))) continue;
-    if (busy.some((other) => filesOverlap(feature.files, other.files))) continue;
+    if (busy.some((other) => (state.overlap ?? filesOverlap)(feature.files, other.files))) continue;
     picked.push(feature.id);
     busy.push(feature);
   }
@@ -73,4 +75,13 @@ function normalize(file: string): string {
     .replace(/\\/g, '/')
     .replace(/^(\.\/)+/, '')
     .replace(/\/+$/, '');
+}
+
+/**
+ * The comparison missions used before `filesOverlap`: globs cut at their first wildcard, and no files
+ * declared meaning no overlap. Kept only so that those missions' histories replay as they ran.
+ */
+export function prefixOverlap(a: readonly string[], b: readonly string[]): boolean {
+  const cut = (file: string) => normalize(file.split(/[*?{[]/)[0] ?? '');
+  return a.map(cut).some((x) => b.map(cut).some((y) => nested(x, y)));
 }
