@@ -66,8 +66,10 @@ async function driverOverrides(dir) {
   }
   return pairs;
 }
+// Commands that read refs, objects or config only never run a driver: no need to look for them first.
+const command = (args) => args.find((a, i) => !a.startsWith('-') && args[i - 1] !== '-c');
 process.on('message', async (m) => {
-  const pairs = [...safety.config, ...(await driverOverrides(m.dir))];
+  const pairs = [...safety.config, ...(safety.readOnly.includes(command(m.args)) ? [] : await driverOverrides(m.dir))];
   const { err, stdout, stderr } = await git(m.dir, m.args, withConfig(pairs));
   const reply = err
     ? { id: m.id, ok: false, message: (stderr + stdout).trim() || String(err.message) }

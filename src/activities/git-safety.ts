@@ -61,6 +61,8 @@ export const GIT_SAFETY = {
   driverPattern: '^(filter|merge|diff)\\..+\\.(clean|smudge|process|driver|textconv|command)$',
   /** Config scopes an agent can reach through the repository (`git config --show-scope`). */
   repoScopes: ['local', 'worktree'],
+  /** Commands that never run a filter, merge or diff driver (they read refs, objects or config). */
+  readOnly: ['rev-parse', 'for-each-ref', 'show-ref', 'symbolic-ref', 'merge-base', 'config', 'ls-tree', 'ls-files', 'cat-file'],
   /** What each driver command becomes when the repository's config defines it. */
   driverValues: {
     'filter.clean': '',
