@@ -7,7 +7,7 @@ import { saveContext, type RepoContext } from './context';
 import { Git, STEP_TRAILER, exists, withRepoLock, withWorktreeLock } from './gitcore';
 import { featureBranch, missionBranch } from '../api/ids';
 import type { MissionPaths } from './paths';
-import { readRepoConfig } from './validate';
+import { commitTree, readRepoConfig } from './validate';
 
 export interface PrepareInput {
   missionId: string;
@@ -80,7 +80,7 @@ export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: s
       const worktree = paths.missionWorktree(input.missionKey);
       await new Git(worktree).checkout(await git.ensureWorktree(worktree, branch, baseCommit));
       // A broken .mission/config.json fails here, before any model call, not at the first validation.
-      await readRepoConfig(worktree);
+      await readRepoConfig(commitTree(repo, baseCommit));
       const notes = await checkoutNotes(git, repo, input.baseBranch, baseCommit);
       const context = await readRepoContext(git, repo, input.baseBranch, baseCommit);
       await saveContext(paths.contextFile(input.missionKey), context);
