@@ -1,3 +1,4 @@
+import { chmodSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { MissionPaths } from '../src/activities/paths';
 import { createValidationActivities } from '../src/activities/validate';
@@ -53,13 +54,13 @@ describe('validation from the base commit', () => {
       { 'package.json': JSON.stringify({ scripts: { test: 'exit 0' } }) },
     );
     git(repo, 'update-index', '--chmod=+x', 'node_modules/.bin/fake-bin');
-    require('node:fs').chmodSync(path.join(repo, 'node_modules/.bin/fake-bin'), 0o755);
+    chmodSync(path.join(repo, 'node_modules/.bin/fake-bin'), 0o755);
     const plan = await acts.discoverValidation({ worktree, repo, baseCommit, configured: {} });
     const step = plan.commands.find((c) => c.name === 'npm test')!;
     expect(step.run).toContain('node test.js && fake-bin');
     const result = await acts.runValidationCommand({ missionKey: 'k', worktree, step });
     expect(result.outputTail).toMatch(/real test ran\nbin from node_modules\n/);
     expect(result.exitCode).toBe(3);
-    expect(require('node:fs').readFileSync(path.join(repo, 'pre.log'), 'utf8')).toBe('pre\n');
+    expect(readFileSync(path.join(repo, 'pre.log'), 'utf8')).toBe('pre\n');
   });
 });
