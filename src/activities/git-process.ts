@@ -84,7 +84,7 @@ export class GitProcess {
   private nextId = 1;
   private readonly pending = new Map<number, { child: ChildProcess; resolve: (out: string) => void; reject: (err: Error) => void }>();
 
-  /** Runs `git args` in `dir`; resolves with stdout (trimmed by simple-git), rejects with GitCommandError. */
+  /** Runs `git args` in `dir`; resolves with stdout (trimmed), rejects with GitCommandError. */
   raw(dir: string, args: string[]): Promise<string> {
     const child = this.start();
     const id = this.nextId++;

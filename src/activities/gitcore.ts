@@ -9,8 +9,9 @@ export const STEP_TRAILER = 'Mission-Step';
 const FALLBACK_IDENTITY = ['-c', 'user.name=Mission', '-c', 'user.email=mission@localhost'];
 
 /**
- * git in one directory, always through argument arrays (never a shell string), run by simple-git in
- * the helper process (git-process.ts) so that spawning git never blocks the worker.
+ * git in one directory, always through argument arrays (never a shell string), run in the helper process
+ * (git-process.ts) so that spawning git never blocks the worker, with the settings that keep hooks, fsmonitor and
+ * drivers an agent may have planted from running (git-safety.ts).
  */
 export class Git {
   constructor(readonly dir: string) {}
