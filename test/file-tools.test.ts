@@ -115,6 +115,11 @@ describe('file tools refuse what would lead outside', () => {
     expect(readdirSync(root).filter((f) => /^\.git/i.test(f))).toEqual(['.git']);
   });
 
+  it('marks an escape with .. as refused for safety', async () => {
+    const { ctx } = setup();
+    expect(await run(ctx, 'read_file', { path: '../../etc/passwd' })).toMatchObject({ ok: false, refused: 'path outside the working directory' });
+  });
+
   it('refuses a FIFO instead of blocking on it', async () => {
     const { ctx, root } = setup();
     const { execFileSync } = await import('node:child_process');

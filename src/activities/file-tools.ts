@@ -135,7 +135,7 @@ export async function resolveInside(root: string, relPath: string): Promise<stri
   const target = path.resolve(root, relPath);
   const rel = path.relative(root, target);
   if (rel.startsWith('..') || path.isAbsolute(rel)) {
-    throw new ToolError(`path "${relPath}" is outside the working directory; use a path relative to it`);
+    throw new ToolError(`path "${relPath}" is outside the working directory; use a path relative to it`, 'path outside the working directory');
   }
   if (hasGitPart(rel)) throw new ToolError(`path "${relPath}" is inside .git; git internals are off limits`, 'path inside .git');
   const realRoot = await fs.realpath(root);
