@@ -71,8 +71,9 @@ const command = (args) => args.find((a, i) => !a.startsWith('-') && args[i - 1] 
 process.on('message', async (m) => {
   const pairs = [...safety.config, ...(safety.readOnly.includes(command(m.args)) ? [] : await driverOverrides(m.dir))];
   const { err, stdout, stderr } = await git(m.dir, m.args, withConfig(pairs));
+  const missing = err && err.code === 'ENOENT' && !require('node:fs').existsSync(m.dir);
   const reply = err
-    ? { id: m.id, ok: false, message: (stderr + stdout).trim() || String(err.message) }
+    ? { id: m.id, ok: false, message: missing ? 'directory ' + m.dir + ' does not exist' : (stderr + stdout).trim() || String(err.message) }
     : { id: m.id, ok: true, out: stdout.trim() };
   if (process.connected) process.send(reply);
 });
