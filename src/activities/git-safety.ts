@@ -36,6 +36,11 @@
  *   the fixed keys above override it, the driver scan sees through includes, and the after-step check compares the
  *   effective config with its origin files.
  *
+ * - never reachable through Mission's commands, so left alone: `uploadpack.packObjectsHook` (git only honours it
+ *   from system/global config, and only in upload-pack, which Mission never runs), `alias.*` (Mission runs built-in
+ *   commands only, and git never lets an alias replace one), `trailer.*.command` (run by interpret-trailers and
+ *   `commit --trailer`, neither used).
+ *
  * Not overridden, on purpose: the user's identity (user.name/email) and everything else of their config, because
  * Mission's commits must look like the user's own repository made them. GIT_CONFIG_GLOBAL and GIT_CONFIG_NOSYSTEM are
  * left alone for that reason.
