@@ -65,14 +65,11 @@ describe("Mission's git ignores what agents plant", () => {
   it("drivers from the user's own global config keep working (git-lfs style), the repository's are overridden", async () => {
     const repo = makeRepo({ 'a.txt': 'x\n', '.gitattributes': '*.txt filter=user\n*.md filter=planted\n' });
     const marks = tempDir('planted-');
-    const globalConfig = path.join(tempDir('global-'), 'gitconfig');
-    writeFileSync(globalConfig, `[filter "user"]\n\tclean = "touch ${marks}/user-clean; cat"\n`);
+    // The helper drops GIT_* variables; HOME is how the user's global config is found.
+    const home = tempDir('global-');
+    writeFileSync(path.join(home, '.gitconfig'), `[filter "user"]\n\tclean = "touch ${marks}/user-clean; cat"\n`);
     git(repo, 'config', 'filter.planted.clean', `touch ${marks}/planted-clean; cat`);
     const saved = process.env.HOME;
-    const savedGlobal = process.env.GIT_CONFIG_GLOBAL;
-    // The helper drops GIT_* variables; HOME is how a user's global config is found.
-    const home = path.dirname(globalConfig);
-    writeFileSync(path.join(home, '.gitconfig'), readFileSync(globalConfig));
     process.env.HOME = home;
     gitProcess.close();
     try {
@@ -81,7 +78,6 @@ describe("Mission's git ignores what agents plant", () => {
       await gitProcess.raw(repo, ['add', 'a.txt', 'b.md']);
     } finally {
       process.env.HOME = saved;
-      if (savedGlobal !== undefined) process.env.GIT_CONFIG_GLOBAL = savedGlobal;
       gitProcess.close();
     }
     expect(existsSync(path.join(marks, 'user-clean'))).toBe(true);
