@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
 import { createGitActivities } from '../src/activities/git';
 import { gitProcess } from '../src/activities/git-process';
 import { MissionPaths } from '../src/activities/paths';
@@ -82,5 +83,29 @@ describe("Mission's git ignores what agents plant", () => {
     }
     expect(existsSync(path.join(marks, 'user-clean'))).toBe(true);
     expect(existsSync(path.join(marks, 'planted-clean'))).toBe(false);
+  });
+
+  it("never commits or merges on a branch that is not the mission's, whatever a worktree's HEAD was pointed at", async () => {
+    const repo = makeRepo({ 'README.md': '# r\n' });
+    const paths = new MissionPaths(tempDir('mission-home-'));
+    const acts = createGitActivities({ paths });
+    const prep = await acts.prepareMission({ missionId: 'hd', missionKey: 'hd', runId: 'r1', repo, baseBranch: 'main' });
+    const f = await acts.createFeatureWorktree({ repo, missionKey: 'hd', featureId: 'f', startPoint: prep.baseCommit, mergeBranches: [] });
+    const main = git(repo, 'rev-parse', 'main');
+    // An agent (without a sandbox) points its worktree, and the mission worktree, at the user's main.
+    git(f.worktree, 'symbolic-ref', 'HEAD', 'refs/heads/main');
+    git(prep.worktree, 'symbolic-ref', 'HEAD', 'refs/heads/main');
+    writeFileSync(path.join(f.worktree, 'evil.txt'), 'x');
+    const failures = await Promise.all([
+      acts.commitWork({ repo, workdir: f.worktree, message: 'work', step: 's', since: f.startCommit }),
+      acts.mergeFeature({ repo, worktree: prep.worktree, branch: f.branch, message: 'merge', step: 'm' }),
+      acts.commitMilestone({ repo, worktree: prep.worktree, message: 'milestone', step: 'ms', since: prep.baseCommit }),
+    ].map((p) => p.then(() => undefined, (e: unknown) => e as ApplicationFailure)));
+    for (const err of failures) {
+      expect(err).toBeInstanceOf(ApplicationFailure);
+      expect(err!.type).toBe('REPO_TAMPERED');
+      expect(err!.message).toMatch(/is on refs\/heads\/main, not on a mission branch/);
+    }
+    expect(git(repo, 'rev-parse', 'main')).toBe(main);
   });
 });

@@ -57,6 +57,13 @@ describe('the after-step check of the user repository', () => {
     expect(await tampered(scope, () => git(feature.worktree, 'checkout', '-q', '-b', 'elsewhere'))).toMatch(/worktree HEAD changed from refs\/heads\/mission\/tamper-f1 at [0-9a-f]+ to refs\/heads\/elsewhere/);
   });
 
+  it("names another worktree switched to the user's branch (Mission would then commit that feature's work on it)", async () => {
+    const { other, scope } = await setup();
+    expect(await tampered(scope, () => git(other.worktree, 'symbolic-ref', 'HEAD', 'refs/heads/main'))).toMatch(
+      new RegExp(`worktree ${other.worktree} was switched from refs/heads/mission/tamper-f2 to refs/heads/main`),
+    );
+  });
+
   it("does not blame an agent for Mission's own steps: other features' commits, merges and worktrees", async () => {
     const { repo, acts, prep, other, scope } = await setup();
     expect(

@@ -128,6 +128,7 @@ export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: s
       await git.checkout(state);
       // A merge that a crash interrupted would make the next one fail: start it again from the commit before it.
       if (input.mergeBranches.length && (await git.resolveCommit('MERGE_HEAD'))) await git.run(['merge', '--abort']);
+      if (input.mergeBranches.length) await git.requireMissionBranch();
       const identity = input.mergeBranches.length ? await git.identityArgs() : [];
       for (const dep of input.mergeBranches) {
         if (!(await git.branchExists(dep)) || (await git.isAncestor(dep, 'HEAD'))) continue;
@@ -158,6 +159,7 @@ export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: s
   async function mergeFeature(input: MergeInput): Promise<MergeResult> {
     return withRepoLock(input.repo, async () => {
       const git = new Git(input.worktree);
+      await git.requireMissionBranch();
       const inProgress = await git.resolveCommit('MERGE_HEAD');
       if (inProgress && inProgress === (await git.resolveCommit(input.branch))) return { state: 'conflict', conflictFiles: await unmergedFiles(git) };
       if (inProgress) await git.run(['merge', '--abort']); // a stranger's merge, left by a crash
@@ -187,6 +189,7 @@ export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: s
         await git.run(['merge', '--abort']);
         return { state: 'conflict', conflictFiles: marked };
       }
+      await git.requireMissionBranch();
       await git.run(['add', '-A']);
       await git.run([...(await git.identityArgs()), 'commit', '--no-verify', '-m', input.message, '-m', `${STEP_TRAILER}: ${input.step}`]);
       return { state: 'merged', commit: await git.head() };

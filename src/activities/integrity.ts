@@ -35,6 +35,8 @@ export interface RepoSnapshot {
   refs: Record<string, string>;
   head: string;
   worktreeHead: string;
+  /** Every worktree of the repository and the branch it is on (its commit moves with Mission's steps; its branch must not). */
+  worktrees: Record<string, string>;
   config: string[];
   files: Record<string, string>;
   status: Record<string, string>;
@@ -54,12 +56,13 @@ export interface SnapshotScope {
 export async function snapshotRepo(scope: SnapshotScope): Promise<RepoSnapshot> {
   const repo = new Git(scope.repo);
   const work = new Git(scope.workdir);
-  const [commonDir, refs, config, status, worktreeHead] = await Promise.all([
+  const [commonDir, refs, config, status, worktreeHead, worktrees] = await Promise.all([
     repo.run(['rev-parse', '--git-common-dir']).then((dir) => path.resolve(scope.repo, dir)),
     repo.run(['for-each-ref', '--format=%(refname)%00%(objectname)%00%(symref)']),
     work.run(['config', '--list', '--show-origin', '-z']),
     repo.run(['status', '--porcelain=v2', '-z', '--untracked-files=all', '--ignore-submodules=none']),
     work.run(['rev-parse', 'HEAD', '--symbolic-full-name', 'HEAD']).then((out) => out.split('\n').reverse().join(' at '), () => '(no HEAD)'),
+    repo.run(['worktree', 'list', '--porcelain']),
   ]);
   const refMap: Record<string, string> = {};
   for (const line of refs.split('\n').filter(Boolean)) {
@@ -78,6 +81,7 @@ export async function snapshotRepo(scope: SnapshotScope): Promise<RepoSnapshot> 
     refs: refMap,
     head: files.HEAD!,
     worktreeHead,
+    worktrees: worktreeBranches(worktrees),
     config: pairOrigins(configEntries),
     files,
     status: await statusDigest(scope.repo, status),
@@ -97,6 +101,10 @@ export function compareSnapshots(before: RepoSnapshot, after: RepoSnapshot): str
   if (before.head !== after.head) changes.push(`HEAD of the user's checkout changed from "${before.head.trim()}" to "${after.head.trim()}"`);
   if (before.worktreeHead !== after.worktreeHead) {
     changes.push(`the agent's worktree HEAD changed from ${before.worktreeHead} to ${after.worktreeHead} (Mission commits; agents must not)`);
+  }
+  for (const [dir, branch] of Object.entries(before.worktrees)) {
+    const now = after.worktrees[dir];
+    if (now !== undefined && now !== branch) changes.push(`worktree ${dir} was switched from ${branch} to ${now}`);
   }
   const [addedConfig, removedConfig] = [after.config.filter((c) => !before.config.includes(c)), before.config.filter((c) => !after.config.includes(c))];
   for (const c of addedConfig) changes.push(`git config gained ${c}`);
@@ -130,6 +138,16 @@ function isMissionRef(name: string, scope: SnapshotScope): boolean {
   // Every mission's branches: this mission's other features commit and merge while this agent works, and other
   // missions on the same repository do the same.
   return name.startsWith('refs/heads/mission/');
+}
+
+function worktreeBranches(list: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  let current: string | undefined;
+  for (const line of list.split('\n')) {
+    if (line.startsWith('worktree ')) out[(current = line.slice('worktree '.length))] = '(detached)';
+    else if (current && line.startsWith('branch ')) out[current] = line.slice('branch '.length);
+  }
+  return out;
 }
 
 function pairOrigins(entries: string[]): string[] {
