@@ -1,4 +1,4 @@
-import { chmodSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { statusQuery } from '../src/api/messages';
@@ -7,7 +7,7 @@ import type { MissionStatus } from '../src/api/status';
 import { MISSION_WORKFLOW } from '../src/api/constants';
 import type { ScriptedReply } from './support/model-server';
 import { useHarness } from './support/harness';
-import { git, makeRepo, treeAt } from './support/repo';
+import { git, makeRepo, tempDir, treeAt, writeFiles } from './support/repo';
 import { call, finish, makePlan, planReply, tools, writesFiles } from './support/scripts';
 import { startWorkerProcess } from './support/worker-process';
 
@@ -15,7 +15,7 @@ const h = useHarness('crash');
 
 interface CrashCase {
   /** Scripts the model, prepares the repo; returns extra input and the files the final tree must hold. */
-  setup(repo: string, id: string): { input?: Record<string, unknown>; tree: Record<string, string> };
+  setup(repo: string, id: string): { input?: Record<string, unknown>; tree: Record<string, string>; env?: Record<string, string> };
   /** Resolves when the worker is in the middle of the step to crash. */
   inTheMiddle(handle: WorkflowHandle): Promise<void>;
   /** Model requests per role at the end: completed calls are never repeated; the one cut off is asked again. */
@@ -69,15 +69,19 @@ const CASES: Record<string, CrashCase> = {
     },
     requests: { plan: 1, 'feature slow': 2 },
   },
-  'during a merge (a slow git hook holds the mission branch update)': {
-    setup: (repo, id) => {
+  'during a merge (a slow filter holds the merge into the mission worktree)': {
+    setup: (repo) => {
       h.model.script('plan', [onePlan(['x', 'y'])]);
       h.model.script('feature x', writesFiles({ 'x.txt': 'X' }));
       h.model.script('feature y', writesFiles({ 'y.txt': 'Y' }));
-      const hook = path.join(repo, '.git', 'hooks', 'reference-transaction');
-      writeFileSync(hook, `#!/bin/sh\n[ "$1" = prepared ] || exit 0\nwhile read old new ref; do [ "$ref" = "refs/heads/mission/${id}" ] && sleep 2; done\nexit 0\n`);
-      chmodSync(hook, 0o755);
-      return { input: { useWorktrees: true }, tree: { 'x.txt': 'X', 'y.txt': 'Y' } };
+      // Mission's git runs no hook and no driver of the repository's own config (git-safety.ts), but the user's
+      // global ones still run: a slow smudge filter there holds the merge while it writes x.txt.
+      const home = tempDir('slow-home-');
+      writeFileSync(path.join(home, '.gitconfig'), '[filter "slow"]\n\tsmudge = "sleep 2; cat"\n');
+      writeFiles(repo, { '.gitattributes': 'x.txt filter=slow\n' });
+      git(repo, 'add', '.gitattributes');
+      git(repo, 'commit', '-q', '-m', 'slow filter');
+      return { input: { useWorktrees: true }, tree: { 'x.txt': 'X', 'y.txt': 'Y' }, env: { HOME: home } };
     },
     inTheMiddle: inPhase('integrating'),
     requests: { plan: 1, 'feature x': 2, 'feature y': 2 },
@@ -97,8 +101,8 @@ test.each(Object.entries(CASES))('a worker killed (SIGKILL) %s: a new worker fin
   const repo = makeRepo();
   const queue = `${h.taskQueue}-${Object.keys(CASES).indexOf(_name)}`;
   const id = `crash-${Object.keys(CASES).indexOf(_name)}-${Date.now()}`;
-  const { input, tree } = c.setup(repo, id);
-  const first = startWorkerProcess(h, queue);
+  const { input, tree, env } = c.setup(repo, id);
+  const first = startWorkerProcess(h, queue, env);
   await first.ready;
   const handle = await h.client.workflow.start(MISSION_WORKFLOW, {
     taskQueue: queue,
@@ -109,7 +113,7 @@ test.each(Object.entries(CASES))('a worker killed (SIGKILL) %s: a new worker fin
   first.child.kill('SIGKILL');
   await first.exited;
 
-  const second = startWorkerProcess(h, queue);
+  const second = startWorkerProcess(h, queue, env);
   try {
     await second.ready;
     const report = (await handle.result()) as MissionReport;

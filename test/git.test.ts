@@ -270,10 +270,10 @@ describe('parallel features and the git helper process', () => {
     try {
       expect(await helper.raw(repo, ['rev-parse', '--abbrev-ref', 'HEAD'])).toBe('main');
       const first = helper.pid!;
-      // A command that waits on a hook while the helper is killed.
-      const hook = path.join(repo, '.git', 'hooks', 'reference-transaction');
-      writeFileSync(hook, '#!/bin/sh\nsleep 2\n', { mode: 0o755 });
-      const inFlight = helper.raw(repo, ['branch', 'slow']).then(
+      // A command that waits on a slow filter (given on the command line: hooks and the repository's drivers never run) while the helper is killed.
+      writeFileSync(path.join(repo, '.gitattributes'), '* filter=slow\n');
+      writeFileSync(path.join(repo, 'README.md'), 'changed\n');
+      const inFlight = helper.raw(repo, ['-c', 'filter.slow.clean=sleep 2; cat', 'add', 'README.md']).then(
         () => undefined,
         (e: unknown) => e as Error,
       );
@@ -292,15 +292,16 @@ describe('parallel features and the git helper process', () => {
     }
   });
 
-  it("git and the repository's hooks never see the worker's secrets", async () => {
-    const { repo, acts } = setup();
+  it("git and what it runs (a user's global filter, say) never see the worker's secrets", async () => {
+    const { repo } = setup();
     const out = path.join(tempDir('hook-env-'), 'env.txt');
-    writeFileSync(path.join(repo, '.git', 'hooks', 'reference-transaction'), `#!/bin/sh\nenv >> ${out}\n`, { mode: 0o755 });
+    writeFileSync(path.join(repo, '.gitattributes'), '* filter=dump\n');
+    writeFileSync(path.join(repo, 'README.md'), 'changed\n');
     const saved = process.env.OPENAI_API_KEY;
     process.env.OPENAI_API_KEY = 'sk-hook-secret-123456789';
     gitProcess.close(); // the next command starts a helper with this environment
     try {
-      await acts.prepareMission(prepareInput(repo));
+      await gitProcess.raw(repo, ['-c', `filter.dump.clean=env >> ${out}; cat`, 'add', 'README.md']);
     } finally {
       if (saved === undefined) delete process.env.OPENAI_API_KEY;
       else process.env.OPENAI_API_KEY = saved;

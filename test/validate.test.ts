@@ -25,14 +25,17 @@ describe('discovering validation commands', () => {
     });
     expect(plan.source).toBe('discovered');
     expect(plan.install).toEqual([{ name: 'npm install', run: 'npm ci', timeoutSec: 900, lockfile: 'package-lock.json' }]);
-    expect(plan.commands.map((c) => c.run)).toEqual(['npm run typecheck', 'npm run lint', 'npm run build', 'npm run test']);
+    // The scripts' own text runs (from the base commit in a mission; see validate-base.test.ts), not `npm run <name>`.
+    const bin = 'export PATH="$PWD/node_modules/.bin:$PATH"; ';
+    expect(plan.commands.map((c) => c.run)).toEqual([`${bin}tsc --noEmit`, `${bin}eslint .`, `${bin}tsc`, `${bin}jest`]);
+    expect(names(plan.commands)).toEqual(['npm typecheck', 'npm lint', 'npm build', 'npm test']);
     expect(plan.browser).toBeUndefined();
   });
 
   it('uses the package manager the lockfile names and skips npm\'s placeholder test script', async () => {
     const plan = await discover({ 'package.json': JSON.stringify({ scripts: { test: 'echo "Error: no test specified" && exit 1', build: 'x' } }), 'pnpm-lock.yaml': '' });
     expect(plan.install.map((s) => s.run)).toEqual(['pnpm install --frozen-lockfile']);
-    expect(plan.commands.map((c) => c.run)).toEqual(['pnpm run build']);
+    expect(names(plan.commands)).toEqual(['pnpm build']);
   });
 
   it('finds Makefile targets', async () => {

@@ -3,6 +3,7 @@ import type { ChatCompletionMessageFunctionToolCall } from 'openai/resources/cha
 import type { FeatureInput, SessionRef, ToolRunResult } from '../api/agent';
 import { missionFailure } from '../api/errors';
 import { loadContext } from './context';
+import { assertUnchanged, snapshotRepo } from './integrity';
 import type { MissionPaths } from './paths';
 import { agentMessages } from './prompts';
 import { loadSession, newSession, requireSession, saveSession } from './session';
@@ -12,6 +13,9 @@ export interface RunToolInput {
   session: SessionRef;
   callId: string;
   workdir: string;
+  /** The user's repository and the agent's branch: what the after-command check guards (absent in runs recorded before it). */
+  repo?: string;
+  branch?: string;
 }
 
 export function createAgentActivities(deps: { paths: MissionPaths; toolEnv: NodeJS.ProcessEnv }) {
@@ -35,11 +39,16 @@ export function createAgentActivities(deps: { paths: MissionPaths; toolEnv: Node
     const call = findToolCall(session.messages, input.callId);
     if (!call) throw missionFailure('SESSION_CORRUPT', `tool call ${input.callId} is not in conversation ${input.session.name}`);
     const context = activityContext();
+    // Commands are what could reach the user's repository (the file tools are confined to the worktree and refuse
+    // .git): each one is bracketed by snapshots of it, and one that changed it fails the agent (integrity.ts).
+    const guard = call.function.name === 'run_command' && input.repo ? { repo: input.repo, workdir: input.workdir, missionKey: input.session.missionKey, branch: input.branch } : undefined;
+    const before = guard && (await snapshotRepo(guard));
     const outcome = await executeTool(
       { root: input.workdir, env: deps.toolEnv, signal: context?.cancellationSignal, onProgress: () => heartbeat(context) },
       call.function.name,
       call.function.arguments,
     );
+    if (guard && before) assertUnchanged(guard.repo, before, await snapshotRepo(guard), `the agent's command (${outcome.label})`);
     session.messages.push({ role: 'tool', tool_call_id: input.callId, content: outcome.output });
     const result: ToolRunResult = { ok: outcome.ok, label: outcome.label, ...(outcome.finish ? { finish: outcome.finish } : {}) };
     session.tools[input.callId] = result;

@@ -7,7 +7,7 @@ import { saveContext, type RepoContext } from './context';
 import { Git, STEP_TRAILER, exists, withRepoLock, withWorktreeLock } from './gitcore';
 import { featureBranch, missionBranch } from '../api/ids';
 import type { MissionPaths } from './paths';
-import { readRepoConfig } from './validate';
+import { commitTree, readRepoConfig } from './validate';
 
 export interface PrepareInput {
   missionId: string;
@@ -80,7 +80,7 @@ export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: s
       const worktree = paths.missionWorktree(input.missionKey);
       await new Git(worktree).checkout(await git.ensureWorktree(worktree, branch, baseCommit));
       // A broken .mission/config.json fails here, before any model call, not at the first validation.
-      await readRepoConfig(worktree);
+      await readRepoConfig(commitTree(repo, baseCommit));
       const notes = await checkoutNotes(git, repo, input.baseBranch, baseCommit);
       const context = await readRepoContext(git, repo, input.baseBranch, baseCommit);
       await saveContext(paths.contextFile(input.missionKey), context);
@@ -128,6 +128,7 @@ export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: s
       await git.checkout(state);
       // A merge that a crash interrupted would make the next one fail: start it again from the commit before it.
       if (input.mergeBranches.length && (await git.resolveCommit('MERGE_HEAD'))) await git.run(['merge', '--abort']);
+      if (input.mergeBranches.length) await git.requireMissionBranch();
       const identity = input.mergeBranches.length ? await git.identityArgs() : [];
       for (const dep of input.mergeBranches) {
         if (!(await git.branchExists(dep)) || (await git.isAncestor(dep, 'HEAD'))) continue;
@@ -158,6 +159,7 @@ export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: s
   async function mergeFeature(input: MergeInput): Promise<MergeResult> {
     return withRepoLock(input.repo, async () => {
       const git = new Git(input.worktree);
+      await git.requireMissionBranch();
       const inProgress = await git.resolveCommit('MERGE_HEAD');
       if (inProgress && inProgress === (await git.resolveCommit(input.branch))) return { state: 'conflict', conflictFiles: await unmergedFiles(git) };
       if (inProgress) await git.run(['merge', '--abort']); // a stranger's merge, left by a crash
@@ -187,6 +189,7 @@ export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: s
         await git.run(['merge', '--abort']);
         return { state: 'conflict', conflictFiles: marked };
       }
+      await git.requireMissionBranch();
       await git.run(['add', '-A']);
       await git.run([...(await git.identityArgs()), 'commit', '--no-verify', '-m', input.message, '-m', `${STEP_TRAILER}: ${input.step}`]);
       return { state: 'merged', commit: await git.head() };

@@ -9,8 +9,9 @@ export const STEP_TRAILER = 'Mission-Step';
 const FALLBACK_IDENTITY = ['-c', 'user.name=Mission', '-c', 'user.email=mission@localhost'];
 
 /**
- * git in one directory, always through argument arrays (never a shell string), run by simple-git in
- * the helper process (git-process.ts) so that spawning git never blocks the worker.
+ * git in one directory, always through argument arrays (never a shell string), run in the helper process
+ * (git-process.ts) so that spawning git never blocks the worker, with the settings that keep hooks, fsmonitor and
+ * drivers an agent may have planted from running (git-safety.ts).
  */
 export class Git {
   constructor(readonly dir: string) {}
@@ -74,8 +75,20 @@ export class Git {
     return undefined;
   }
 
+  /**
+   * Mission only ever commits and merges on its own branches (`mission/...`). A worktree whose HEAD points anywhere
+   * else was tampered with (an agent without a sandbox can rewrite a worktree's HEAD file): refuse, before git
+   * writes anything, rather than commit a feature's work on the user's branch.
+   */
+  async requireMissionBranch(): Promise<void> {
+    const ref = (await this.attempt(['symbolic-ref', '-q', 'HEAD'])) || '(a detached HEAD)';
+    if (ref.startsWith('refs/heads/mission/')) return;
+    throw missionFailure('REPO_TAMPERED', `the worktree ${this.dir} is on ${ref}, not on a mission branch; Mission commits and merges only on mission/... branches. Something switched it (an agent's command?): inspect the repository before going on`);
+  }
+
   /** Stages everything and commits it with the step trailer; undefined when there was nothing to commit. */
   async commitAll(message: string, step: string, opts: { allowEmpty?: boolean } = {}): Promise<string | undefined> {
+    await this.requireMissionBranch();
     await this.run(['add', '-A']);
     const staged = await this.run(['diff', '--cached', '--name-only']);
     if (!staged && !opts.allowEmpty) return undefined;

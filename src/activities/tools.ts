@@ -1,13 +1,11 @@
-import { execFile } from 'node:child_process';
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import type { ChatCompletionFunctionTool } from 'openai/resources/chat/completions';
 import { z } from 'zod';
 import { describeIssues } from '../api/issues';
+import { editFileTool, listFilesTool, readFileTool, searchTool, ToolError, writeFileTool } from './file-tools';
 import { runShell, scrubEnv } from './shell';
 
 export { runShell, scrubEnv, type ShellResult } from './shell';
+export { globToRegExp, resolveInside, ToolError } from './file-tools';
 
 /** The agent's tools (DESIGN.md, "Model protocol"). Arguments are zod schemas; the JSON schemas sent to the model come from them. */
 export const ToolArgs = {
@@ -27,7 +25,7 @@ export const ToolArgs = {
     path: z.string().optional().describe('folder to list (default: the working directory)'),
     pattern: z.string().optional().describe('glob such as **/*.ts'),
   }),
-  search: z.strictObject({ pattern: z.string().min(1).describe('JavaScript regular expression'), path: z.string().optional() }),
+  search: z.strictObject({ pattern: z.string().min(1).describe('regular expression (RE2: no lookaround or backreferences)'), path: z.string().optional() }),
   run_command: z.strictObject({
     command: z.string().min(1).describe('bash command, run in the working directory'),
     timeoutSec: z.number().int().min(1).optional().describe('default 120, at most 1800'),
@@ -68,15 +66,9 @@ export interface ToolOutcome {
   output: string;
   label: string;
   finish?: { status: 'done' | 'blocked'; summary: string };
+  /** Set when the tool refused the action for safety: a short description. */
+  refused?: string;
 }
-
-/** A refusal the model should read and act on. */
-export class ToolError extends Error {}
-
-const MAX_LIST = 500;
-const MAX_MATCHES = 200;
-const MAX_SEARCH_BYTES = 1_000_000;
-const run = promisify(execFile);
 
 /** Runs one tool call. Never throws for bad input: the model gets an error text and can try again. */
 export async function executeTool(ctx: ToolContext, name: string, rawArguments: string): Promise<ToolOutcome> {
@@ -94,7 +86,7 @@ export async function executeTool(ctx: ToolContext, name: string, rawArguments: 
   try {
     return { ok: true, label, ...(await IMPLEMENTATIONS[name as ToolName](ctx, parsed.data as never)) };
   } catch (err) {
-    if (err instanceof ToolError) return fail(err.message);
+    if (err instanceof ToolError) return { ...fail(err.message), ...(err.refused ? { refused: err.refused } : {}) };
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return fail(`no such file or folder (${(err as Error).message.split(', ').pop()}); check the path with list_files`);
     if (code === 'EISDIR') return fail('that path is a folder; use list_files to see what is in it');
@@ -105,66 +97,11 @@ export async function executeTool(ctx: ToolContext, name: string, rawArguments: 
 type Impl<K extends ToolName> = (ctx: ToolContext, args: z.infer<(typeof ToolArgs)[K]>) => Promise<Omit<ToolOutcome, 'ok' | 'label'>>;
 
 const IMPLEMENTATIONS: { [K in ToolName]: Impl<K> } = {
-  async read_file(ctx, args) {
-    const file = await resolveInside(ctx.root, args.path);
-    const buffer = await fs.readFile(file);
-    if (buffer.includes(0)) throw new ToolError(`${args.path} is a binary file`);
-    const lines = buffer.toString('utf8').split('\n');
-    const start = (args.offset ?? 1) - 1;
-    const slice = lines.slice(start, start + (args.limit ?? 2000));
-    const numbered = slice.map((line, i) => `${String(start + i + 1).padStart(6)}\t${line.length > 2000 ? `${line.slice(0, 2000)}…` : line}`);
-    const more = start + slice.length < lines.length ? `\n(${lines.length} lines in all; read on with offset ${start + slice.length + 1})` : '';
-    return { output: (numbered.join('\n') || '(empty file)') + more };
-  },
-  async write_file(ctx, args) {
-    const file = await resolveInside(ctx.root, args.path);
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    await fs.writeFile(file, args.content);
-    return { output: `wrote ${Buffer.byteLength(args.content)} bytes to ${args.path}` };
-  },
-  async edit_file(ctx, args) {
-    const file = await resolveInside(ctx.root, args.path);
-    if (args.old_string === args.new_string) throw new ToolError('old_string and new_string are the same; nothing to change');
-    const text = await fs.readFile(file, 'utf8');
-    const count = text.split(args.old_string).length - 1;
-    if (count === 0) throw new ToolError(`old_string was not found in ${args.path}; read the file and copy the text exactly`);
-    if (count > 1 && !args.replace_all) {
-      throw new ToolError(`old_string matches ${count} times in ${args.path}; add surrounding context to make it unique, or set replace_all`);
-    }
-    await fs.writeFile(file, args.replace_all ? text.split(args.old_string).join(args.new_string) : text.replace(args.old_string, () => args.new_string));
-    return { output: `replaced ${args.replace_all ? count : 1} occurrence(s) in ${args.path}` };
-  },
-  async list_files(ctx, args) {
-    const files = await listFiles(ctx.root, args.path, args.pattern);
-    if (!files.length) return { output: 'no files match' };
-    const shown = files.slice(0, MAX_LIST);
-    return { output: shown.join('\n') + (files.length > MAX_LIST ? `\n... and ${files.length - MAX_LIST} more` : '') };
-  },
-  async search(ctx, args) {
-    let regex: RegExp;
-    try {
-      regex = new RegExp(args.pattern);
-    } catch (err) {
-      throw new ToolError(`pattern is not a valid regular expression: ${(err as Error).message}`);
-    }
-    const matches: string[] = [];
-    for (const file of await listFiles(ctx.root, args.path)) {
-      const abs = path.join(ctx.root, file);
-      const stat = await fs.lstat(abs).catch(() => undefined); // lstat: never follow a symlink out of the tree
-      if (!stat?.isFile() || stat.size > MAX_SEARCH_BYTES) continue;
-      const buffer = await fs.readFile(abs);
-      if (buffer.includes(0)) continue;
-      buffer
-        .toString('utf8')
-        .split('\n')
-        .forEach((line, i) => {
-          if (matches.length <= MAX_MATCHES && regex.test(line)) matches.push(`${file}:${i + 1}: ${line.slice(0, 300)}`);
-        });
-      if (matches.length > MAX_MATCHES) break;
-    }
-    if (!matches.length) return { output: 'no matches' };
-    return { output: matches.slice(0, MAX_MATCHES).join('\n') + (matches.length > MAX_MATCHES ? `\n(more than ${MAX_MATCHES} matches; narrow the pattern or path)` : '') };
-  },
+  read_file: readFileTool,
+  write_file: writeFileTool,
+  edit_file: editFileTool,
+  list_files: listFilesTool,
+  search: searchTool,
   async run_command(ctx, args) {
     const timeoutSec = Math.min(args.timeoutSec ?? ctx.defaultTimeoutSec ?? 120, ctx.maxTimeoutSec ?? 1800);
     const result = await runShell(args.command, {
@@ -194,84 +131,4 @@ export function toolLabel(name: string, rawArguments: string): string {
   const detail = name === 'run_command' ? args.command : name === 'finish' ? args.status : name === 'search' ? args.pattern : args.path;
   const text = typeof detail === 'string' && detail ? `${name} ${detail.replace(/\s+/g, ' ')}` : name;
   return text.length > 80 ? `${text.slice(0, 79)}…` : text;
-}
-
-/**
- * The absolute path of `relPath` inside `root`, or a ToolError: absolute paths, `..` escapes,
- * symlinks that lead outside, and git internals (`.git`) are refused.
- */
-export async function resolveInside(root: string, relPath: string): Promise<string> {
-  if (path.isAbsolute(relPath)) throw new ToolError(`path "${relPath}" is absolute; use a path relative to the working directory`);
-  const target = path.resolve(root, relPath);
-  const rel = path.relative(root, target);
-  if (rel.startsWith('..') || path.isAbsolute(rel)) {
-    throw new ToolError(`path "${relPath}" is outside the working directory; use a path relative to it`);
-  }
-  if (rel.split(path.sep).includes('.git')) throw new ToolError(`path "${relPath}" is inside .git; git internals are off limits`);
-  const realRoot = await fs.realpath(root);
-  let existing = target;
-  while (!(await exists(existing))) existing = path.dirname(existing);
-  const real = await fs.realpath(existing);
-  if (real !== realRoot && !real.startsWith(realRoot + path.sep)) {
-    throw new ToolError(`path "${relPath}" leads outside the working directory through a symlink`);
-  }
-  if (path.relative(realRoot, real).split(path.sep).includes('.git')) {
-    throw new ToolError(`path "${relPath}" leads into .git through a symlink; git internals are off limits`);
-  }
-  return target;
-}
-
-async function exists(p: string): Promise<boolean> {
-  return fs.lstat(p).then(
-    () => true,
-    () => false,
-  );
-}
-
-/** Files under `sub` (relative to root, `/`-separated): git's view when in a work tree (respects .gitignore), else a walk. */
-async function listFiles(root: string, sub = '.', pattern?: string): Promise<string[]> {
-  const base = await resolveInside(root, sub || '.');
-  const prefix = path.relative(root, base).split(path.sep).join('/');
-  let files: string[];
-  try {
-    const { stdout } = await run('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z', '--', prefix || '.'], {
-      cwd: root,
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    const listed = stdout.split('\0').filter(Boolean);
-    files = (await Promise.all(listed.map(async (f) => ((await exists(path.join(root, f))) ? f : undefined)))).filter((f): f is string => !!f);
-  } catch {
-    files = await walk(root, base);
-  }
-  const matcher = pattern ? globToRegExp(pattern) : undefined;
-  return files.filter((f) => !matcher || matcher.test(f) || (!pattern!.includes('/') && matcher.test(path.posix.basename(f)))).sort();
-}
-
-async function walk(root: string, dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
-    if (entry.name === '.git' || entry.name === 'node_modules') continue;
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await walk(root, full)));
-    else out.push(path.relative(root, full).split(path.sep).join('/'));
-  }
-  return out;
-}
-
-/** `**` any depth, `*` and `?` within a segment, `{a,b}` alternatives. */
-export function globToRegExp(glob: string): RegExp {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!;
-    if (c === '*' && glob[i + 1] === '*') {
-      re += glob[i + 2] === '/' ? '(?:.*/)?' : '.*';
-      i += glob[i + 2] === '/' ? 2 : 1;
-    } else if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else if (c === '{') re += '(?:';
-    else if (c === '}') re += ')';
-    else if (c === ',' && glob.lastIndexOf('{', i) > glob.lastIndexOf('}', i)) re += '|';
-    else re += c.replace(/[.+^$()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`);
 }

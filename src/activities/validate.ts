@@ -7,6 +7,7 @@ import { describeIssues } from '../api/issues';
 import { ValidationSettings } from '../api/input';
 import { missionFailure } from '../api/errors';
 import type { CommandRun } from '../api/status';
+import { Git } from './gitcore';
 import type { MissionPaths } from './paths';
 import { runShell, scrubEnv } from './shell';
 
@@ -40,29 +41,35 @@ const NPM_PLACEHOLDER_TEST = /no test specified/;
 const step = (name: string, run: string, timeoutSec = DEFAULT_TIMEOUT_SEC): ValidationStep => ({ name, run, timeoutSec });
 
 export function createValidationActivities(deps: { paths: MissionPaths; env?: NodeJS.ProcessEnv }) {
-  /** Commands from the input, else `.mission/config.json`, else discovered from the repository's build files. */
-  async function discoverValidation(input: { worktree: string; configured: ValidationSettings }): Promise<ValidationPlan> {
+  /**
+   * Commands from the input, else `.mission/config.json`, else discovered from the repository's build files. Config
+   * and build files are read from the mission's BASE commit, never from the tree the agents edited: an agent must not
+   * be able to rewrite the checks its own work is judged by (issue 12, item 5). Only runs recorded before this was
+   * passed (no repo and base commit in the input) still read the worktree.
+   */
+  async function discoverValidation(input: { worktree: string; configured: ValidationSettings; repo?: string; baseCommit?: string }): Promise<ValidationPlan> {
     const { worktree, configured } = input;
-    const fromConfig = await readRepoConfig(worktree);
+    const source = input.repo && input.baseCommit ? commitTree(input.repo, input.baseCommit) : folderTree(worktree);
+    const fromConfig = await readRepoConfig(source);
     const browserRun = configured.browser ?? fromConfig?.browser;
     const browser = browserRun ? step('browser walkthrough', browserRun) : undefined;
-    const explicit = (commands: ValidationSettings['commands'], source: 'input' | 'config'): ValidationPlan => ({
-      source,
+    const explicit = (commands: ValidationSettings['commands'], from: 'input' | 'config'): ValidationPlan => ({
+      source: from,
       install: [],
       commands: (commands ?? []).map((c) => step(c.name, c.run, c.timeoutSec)),
       browser,
-      notes: [`commands from ${source === 'input' ? 'the mission input' : '.mission/config.json'}`],
+      notes: [`commands from ${from === 'input' ? 'the mission input' : `.mission/config.json of ${source.label}`}`],
     });
     if (configured.commands?.length) return explicit(configured.commands, 'input');
     if (fromConfig?.commands?.length) return explicit(fromConfig.commands, 'config');
-    const found = await discover(worktree);
+    const found = await discover(source);
     const none = !found.commands.length;
     return {
       source: none ? 'none' : 'discovered',
       install: found.install,
       commands: found.commands,
       browser,
-      notes: none ? ['no validation command found (no package.json scripts, Makefile, pyproject, Cargo.toml or go.mod)'] : found.notes,
+      notes: none ? [`no validation command found in ${source.label} (no package.json scripts, Makefile, pyproject, Cargo.toml or go.mod)`] : [`discovered in ${source.label}`, ...found.notes],
     };
   }
 
@@ -90,14 +97,43 @@ export function createValidationActivities(deps: { paths: MissionPaths; env?: No
   return { discoverValidation, runValidationCommand };
 }
 
-export async function readRepoConfig(worktree: string): Promise<ValidationSettings | undefined> {
-  const file = path.join(worktree, '.mission', 'config.json');
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch {
-    return undefined;
-  }
+/** Where discovery reads a repository's files: a commit (what validation uses) or a folder. */
+export interface RepoTree {
+  label: string;
+  /** Whether a top-level entry (file or folder) exists. */
+  has(name: string): Promise<boolean>;
+  /** A file's text, or undefined when there is none. */
+  read(name: string): Promise<string | undefined>;
+}
+
+/** The files of `commit`, read with git (through Mission's git helper: cat-file runs no textconv or filter). */
+export function commitTree(repo: string, commit: string): RepoTree {
+  const git = new Git(repo);
+  let names: Promise<Set<string>> | undefined;
+  return {
+    label: `the base commit ${commit.slice(0, 8)}`,
+    async has(name) {
+      names ??= git.run(['ls-tree', '--name-only', commit]).then((out) => new Set(out.split('\n').filter(Boolean)));
+      return (await names).has(name);
+    },
+    async read(name) {
+      return (await git.succeeds(['cat-file', '-e', `${commit}:${name}`])) ? git.run(['cat-file', 'blob', `${commit}:${name}`]) : undefined;
+    },
+  };
+}
+
+export function folderTree(dir: string): RepoTree {
+  return {
+    label: dir,
+    has: (name) => fs.access(path.join(dir, name)).then(() => true, () => false),
+    read: (name) => fs.readFile(path.join(dir, name), 'utf8').catch(() => undefined),
+  };
+}
+
+export async function readRepoConfig(from: string | RepoTree): Promise<ValidationSettings | undefined> {
+  const tree = typeof from === 'string' ? folderTree(from) : from;
+  const text = await tree.read('.mission/config.json');
+  if (text === undefined) return undefined;
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -112,19 +148,21 @@ export async function readRepoConfig(worktree: string): Promise<ValidationSettin
 }
 
 /** Discovery across ecosystems; a repository with several gets the commands of each. */
-async function discover(dir: string): Promise<{ install: ValidationStep[]; commands: ValidationStep[]; notes: string[] }> {
+async function discover(tree: RepoTree): Promise<{ install: ValidationStep[]; commands: ValidationStep[]; notes: string[] }> {
   const install: ValidationStep[] = [];
   const commands: ValidationStep[] = [];
   const notes: string[] = [];
-  const has = async (file: string) => (await firstExisting(dir, [file])) !== undefined;
+  const has = (file: string) => tree.has(file);
 
-  const pkg = await readJson(path.join(dir, 'package.json'));
+  const pkg = parseJson(await tree.read('package.json'));
   if (pkg) {
     const scripts = (pkg.scripts ?? {}) as Record<string, string>;
     const manager = (await has('pnpm-lock.yaml')) ? 'pnpm' : (await has('yarn.lock')) ? 'yarn' : 'npm';
-    const lock = await firstExisting(dir, ['package-lock.json', 'npm-shrinkwrap.json', 'pnpm-lock.yaml', 'yarn.lock']);
+    const lock = await firstExisting(tree, ['package-lock.json', 'npm-shrinkwrap.json', 'pnpm-lock.yaml', 'yarn.lock']);
     const hasDeps = Object.keys({ ...(pkg.dependencies ?? {}), ...(pkg.devDependencies ?? {}) }).length > 0;
     if (lock) {
+      // The install follows the worktree's lockfile (the agents' new dependencies must be there to test their work);
+      // runValidationCommand hashes that lockfile to skip an install that nothing changed.
       const run = manager === 'pnpm' ? 'pnpm install --frozen-lockfile' : manager === 'yarn' ? 'yarn install --frozen-lockfile' : 'npm ci';
       install.push({ ...step(`${manager} install`, run, INSTALL_TIMEOUT_SEC), lockfile: lock });
     } else if (hasDeps) {
@@ -133,20 +171,20 @@ async function discover(dir: string): Promise<{ install: ValidationStep[]; comma
     for (const name of SCRIPT_ORDER) {
       const script = scripts[name];
       if (!script || (name === 'test' && NPM_PLACEHOLDER_TEST.test(script))) continue;
-      commands.push(step(`${manager} ${name}`, `${manager} run ${name}`));
+      commands.push(step(`${manager} ${name}`, scriptCommand(scripts, name)));
     }
     notes.push(`package.json scripts: ${Object.keys(scripts).join(', ') || 'none'}${lock ? `; lockfile ${lock}` : ''}`);
   }
 
-  const makefile = await firstExisting(dir, ['Makefile', 'makefile', 'GNUmakefile']);
+  const makefile = await firstExisting(tree, ['Makefile', 'makefile', 'GNUmakefile']);
   if (makefile) {
-    const text = await fs.readFile(path.join(dir, makefile), 'utf8');
+    const text = (await tree.read(makefile)) ?? '';
     const targets = new Set([...text.matchAll(/^([A-Za-z0-9_.-]+)\s*:(?!=)/gm)].map((m) => m[1]!));
     for (const target of MAKE_TARGETS.filter((t) => targets.has(t))) commands.push(step(`make ${target}`, `make ${target}`));
     notes.push(`${makefile} targets: ${[...targets].join(', ') || 'none'}`);
   }
 
-  const pyproject = (await has('pyproject.toml')) ? await fs.readFile(path.join(dir, 'pyproject.toml'), 'utf8') : '';
+  const pyproject = (await tree.read('pyproject.toml')) ?? '';
   if (/pytest/.test(pyproject) || (await has('pytest.ini')) || ((pyproject || (await has('setup.py'))) && (await has('tests')))) {
     commands.push(step('pytest', 'python3 -m pytest -q'));
     notes.push('python project with pytest');
@@ -162,16 +200,30 @@ async function discover(dir: string): Promise<{ install: ValidationStep[]; comma
   return { install, commands, notes };
 }
 
-async function firstExisting(dir: string, names: string[]): Promise<string | undefined> {
+/**
+ * A package.json script as the base commit has it. `npm run test` would run the WORKTREE's package.json, where an
+ * agent can have turned `jest` into `exit 0`; so the base commit's text runs itself, as npm would run it: the
+ * `pre`/`post` scripts around it, stopping at the first failure, with node_modules/.bin first on PATH (in a subshell
+ * each, so a script's own `||` or `;` keeps its meaning). What a script calls in turn (another `npm run`, a test
+ * file) is the worktree's: that is the work under test.
+ */
+export function scriptCommand(scripts: Record<string, string>, name: string): string {
+  const parts = [scripts[`pre${name}`], scripts[name], scripts[`post${name}`]].filter((s): s is string => !!s);
+  const body = parts.length === 1 ? parts[0]! : parts.map((p) => `(${p})`).join(' && ');
+  return `export PATH="$PWD/node_modules/.bin:$PATH"; ${body}`;
+}
+
+async function firstExisting(tree: RepoTree, names: string[]): Promise<string | undefined> {
   for (const name of names) {
-    if (await fs.access(path.join(dir, name)).then(() => true, () => false)) return name;
+    if (await tree.has(name)) return name;
   }
   return undefined;
 }
 
-async function readJson(file: string): Promise<Record<string, Record<string, unknown> | undefined> | undefined> {
+function parseJson(text: string | undefined): Record<string, Record<string, unknown> | undefined> | undefined {
+  if (text === undefined) return undefined;
   try {
-    return JSON.parse(await fs.readFile(file, 'utf8')) as Record<string, Record<string, unknown>>;
+    return JSON.parse(text) as Record<string, Record<string, unknown>>;
   } catch {
     return undefined;
   }

@@ -20,6 +20,8 @@ export const ERRORS = {
   PLAN_INVALID: 'third-party',
   SESSION_CORRUPT: 'system',
   GIT_FAILED: 'system',
+  /** An agent's command changed the user's repository (branches, HEAD, config, hooks, checkout): the user must look. */
+  REPO_TAMPERED: 'user',
 } as const;
 
 export type ErrorId = keyof typeof ERRORS;

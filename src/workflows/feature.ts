@@ -43,7 +43,7 @@ export async function feature(raw: FeatureInput): Promise<FeatureResult> {
     tokens = addTokens(tokens, reply.tokens);
     // Every tool call gets its answer (the transcript must stay valid), finish included.
     for (const call of reply.toolCalls) {
-      const result = await turnTools.runTool.executeWithOptions({ summary: `tool: ${call.label}` }, [{ session, callId: call.id, workdir: input.workdir }]);
+      const result = await turnTools.runTool.executeWithOptions({ summary: `tool: ${call.label}` }, [{ session, callId: call.id, workdir: input.workdir, repo: input.repo, branch: input.branch }]);
       finish ??= result.finish;
     }
   }

@@ -16,7 +16,8 @@ export async function validateMilestone(ctx: MissionContext, milestone: PlanMile
   const { state, prep, input } = ctx;
   state.updateMilestone(milestone.id, { state: 'validating' });
   state.setPhase('validating', `validating ${milestone.id}`);
-  const plan = await steps.discoverValidation({ worktree: prep.worktree, configured: input.validation });
+  // Config and build files of the base commit, never of the tree the agents edited (they must not rewrite their own checks).
+  const plan = await steps.discoverValidation({ worktree: prep.worktree, configured: input.validation, repo: prep.repo, baseCommit: prep.baseCommit });
   const validation: MilestoneValidation = {
     status: 'not-validated',
     source: plan.source,
