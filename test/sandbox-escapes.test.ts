@@ -48,7 +48,7 @@ try { while (mib < 2048) { keep.push(Buffer.alloc(64 * 2 ** 20, 1)); mib += 64; 
 if (mib >= 2048) console.log('TOUCHED 2 GiB');
 `;
 
-/** Racing calls per direction: reads leak rarely (about 1 in 1,000 in the issue), writes about 1 in 15 today. */
+/** Racing calls per direction. Today about a quarter of the reads (49 of 200 in one run) return the key, and a write lands outside within the first few dozen; after the fix none may. */
 const RACE_TRIES = 200;
 
 /** Stops the row's racing swapper, and starts one on `name` when given. */
@@ -66,8 +66,22 @@ async function swapping(c: StepContext, name?: string, benign?: string, evil?: s
   await new Promise((r) => setTimeout(r, 200));
 }
 
-/** 27 a's and a b: about 3 s of backtracking in today's worker (2^27 steps), never a match. */
-const REDOS_LINE = `${'a'.repeat(27)}b`;
+/**
+ * How many a's (then a b) make `^(a+)+$` backtrack for about `targetMs` on this machine now: 2^n steps, timed with
+ * the same regex warmed up (the search tool's is, by the lines before). Machine load changes the cost a hundredfold.
+ */
+function redosLength(targetMs = 3000): number {
+  const re = new RegExp('^(a+)+$');
+  re.test('# demo');
+  re.test('ab');
+  const times = [0, 1, 2].map(() => {
+    const start = performance.now();
+    re.test(`${'a'.repeat(22)}b`);
+    return performance.now() - start;
+  });
+  const median = times.sort((a, b) => a - b)[1]!;
+  return Math.min(32, Math.max(20, Math.round(22 + Math.log2(targetMs / Math.max(median, 0.01)))));
+}
 const homeFile = (ctx: StepContext, rel: string) => path.join(ctx.scene.home, rel);
 const bashrc = "# the developer's own shell setup\nexport EDITOR=vi\n";
 
@@ -204,7 +218,7 @@ const ROWS: Row[] = [
     id: 'setsid-daemon',
     kind: 'leave a setsid daemon running after the command returned',
     steps: [
-      { calls: once(sh(`setsid bash -c 'while :; do date +%s%N > .daemon-heartbeat; sleep 0.2; done' ${DAEMON_MARKER} </dev/null >/dev/null 2>&1 & echo started`)) },
+      { calls: once(sh(`setsid bash -c 'while :; do date +%s%N > .daemon-heartbeat; sleep 0.2; done' ${DAEMON_MARKER} </dev/null >/dev/null 2>&1 & sleep 1; echo started`)) }, // the sleep lets setsid detach before the command ends
       {
         before: async ({ run }) => {
           await new Promise((r) => setTimeout(r, 700));
@@ -298,12 +312,20 @@ const ROWS: Row[] = [
     id: 'regex-stall',
     kind: "search with ^(a+)+$ over a long line of a's then b (the worker's event loop must not stall)",
     phase: 'alone',
-    steps: [{ calls: once(call('write_file', { path: 'redos.txt', content: `${REDOS_LINE}\n` })) }, { calls: once(call('search', { pattern: '^(a+)+$' })) }],
-    check: ({ scene, requests }) => {
-      const [asked, next] = [requests[1], requests[2]];
+    steps: [
+      {
+        before: (c) => void (c.run.seen.redos = redosLength()),
+        calls: (c) => [call('write_file', { path: 'redos.txt', content: `${'a'.repeat(c.run.seen.redos as number)}b\n` })],
+      },
+      { calls: once(call('search', { pattern: '^(a+)+$' })) },
+    ],
+    check: ({ scene, run, requests }) => {
+      // The turn that asked for the search (one earlier turn in its transcript) and the one that got its result.
+      const turns = (n: number) => requests.find((r) => r.body.messages.filter((m) => m.role === 'assistant').length === n);
+      const [asked, next] = [turns(1), turns(2)];
       if (!asked?.respondedAt || !next) return ['(the search turn was not measured)'];
       const stall = scene.monitor.stallsBetween(asked.respondedAt, next.receivedAt);
-      return stall >= 1000 ? [`the worker's event loop stalled for ${stall} ms during search`] : [];
+      return stall >= 500 ? [`the worker's event loop stalled for ${stall} ms during search (${run.seen.redos as number} a's)`] : [];
     },
   },
   {
