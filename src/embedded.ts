@@ -3,7 +3,6 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:f
 import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { MISSION_SEARCH_ATTRIBUTES } from './api/search';
 
 /** A local Temporal dev server with its data in a file: missions survive restarts of this process. */
@@ -181,8 +180,10 @@ async function waitUntilReady(address: string, supervisor: ChildProcess, exited:
   throw new Error(`the Temporal dev server did not answer at ${address} within 60 s; see ${log}`);
 }
 
+/** The SDK's own launcher (it downloads a server): loaded only here, when no local binary is known. */
 async function startWithSdk(opts: EmbeddedServerOptions, address: string, uiUrl: string): Promise<EmbeddedServer> {
-  const server = await TestWorkflowEnvironment.createLocal({
+  const testing = await import('@temporalio/testing');
+  const server = await testing.TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'cached-download' },
       dbFilename: opts.db,

@@ -63,7 +63,7 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv, opts: { cwd?: s
 }
 
 /** Runs `mission ARGS` to the end. */
-export async function cli(args: string[], env: NodeJS.ProcessEnv, opts: { cwd?: string } = {}): Promise<{ code: number | string; stdout: string; stderr: string }> {
+export async function cli(args: string[], env: NodeJS.ProcessEnv, opts: { cwd?: string; command?: string[] } = {}): Promise<{ code: number | string; stdout: string; stderr: string }> {
   const p = spawnCli(args, env, opts);
   p.child.stdin!.end();
   const code = await p.exited;
