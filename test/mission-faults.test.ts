@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import type { MissionReport } from '../src/api/report';
 import { useHarness } from './support/harness';
 import { branches, makeRepo, treeAt } from './support/repo';
 import { call, makePlan, planReply, tools, writesFiles } from './support/scripts';
@@ -37,6 +38,15 @@ test('a fatal model error inside a feature agent fails the mission, keeping the 
   // Nothing is lost: the feature's branch still exists.
   expect(branches(repo)).toContain(`mission/${handle.workflowId}-f`);
   expect(readFileSync(path.join(h.home, 'worktrees', `${handle.workflowId}-f`, 'kept.txt'), 'utf8')).toBe('kept');
+  // The failed agent's tokens still count: the status and the failed mission's report hold every token the server reported.
+  const served = (role: string) => h.model.requestsFor(role).reduce((sum, r) => sum + (r.usage?.total_tokens ?? 0), 0);
+  expect(served('feature f')).toBeGreaterThan(0);
+  const status = await h.waitFor(handle, (s) => s.phase === 'failed');
+  expect(status.tokensByRole.feature?.total).toBe(served('feature f'));
+  const file = path.join(h.home, 'reports', `${handle.workflowId}.json`);
+  await h.waitFor(handle, () => existsSync(file));
+  const report = JSON.parse(readFileSync(file, 'utf8')) as MissionReport;
+  expect(report.tokens.total).toBe(h.model.requests.reduce((sum, r) => sum + (r.usage?.total_tokens ?? 0), 0));
 });
 
 test('transient model errors (503, dropped connection) are retried by Temporal and the mission completes', async () => {

@@ -76,7 +76,7 @@ async function runFeature(ctx: MissionContext, milestone: PlanMilestone, feature
   const task = { role: 'feature' as const, milestone: { id: milestone.id, title: milestone.title, goal: milestone.goal }, feature };
   const run = await runAgent(ctx, task, { ...place, commitMessage: `${feature.id}: ${feature.title}` });
   if (!run.ok) {
-    state.updateFeature(milestone.id, feature.id, { state: 'failed', summary: run.error, finishedAt: nowIso() });
+    state.updateFeature(milestone.id, feature.id, { state: 'failed', summary: run.error, ...(run.spent ? { turns: run.spent.turns, tokens: run.spent.tokens } : {}), finishedAt: nowIso() });
     state.record('feature-failed', `${feature.id} failed: ${run.error}`);
     return { state: 'failed', branch: place.branch, commit: null, workdir: place.workdir };
   }
