@@ -119,3 +119,17 @@ test('criteria the validator finds met, or cannot judge, leave a finished missio
   expect(result.milestones[0]!.validation).toMatchObject({ status: 'not-validated', checks: [{ verdict: 'met' }, { verdict: 'unknown', reason: 'nothing measures speed' }] });
   expect(result).toMatchObject({ outcome: 'completed', unresolved: [], narrativeFlags: [] });
 });
+
+test('a validator that cannot answer leaves the criteria not checked, and the mission goes on', async () => {
+  const repo = makeRepo();
+  h.model.script('plan', [planReply(makePlan([{ id: 'm1', validation: ['mul exists'], features: [{ id: 'mul', files: ['calc.js'] }] }]))]);
+  h.model.script('feature mul', writesFiles({ 'calc.js': 'exports.mul = (a, b) => a * b;\n' }));
+  h.model.script('validator m1', [{ status: 400, message: 'the request is too large for this model' }]);
+  const handle = await h.start({ prompt: 'Add mul', repo, requirePlanApproval: false });
+  const result = await handle.result();
+  expect(result.milestones[0]!.validation!.checks).toEqual([
+    { criterion: 'mul exists', verdict: 'not-checked', by: 'none', reason: expect.stringMatching(/^the validator could not be asked: .*HTTP 400.*too large/) },
+  ]);
+  expect(result.outcome).toBe('completed');
+  expect(readFileSync(result.reportPath!, 'utf8')).toContain('- mul exists — **not-checked**: the validator could not be asked');
+});

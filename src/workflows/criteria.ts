@@ -1,5 +1,7 @@
-import { patched } from '@temporalio/workflow';
+import { TemporalFailure } from '@temporalio/common';
+import { isCancellation, patched } from '@temporalio/workflow';
 import { checkByCommands } from '../api/criteria';
+import { rootFailure } from '../api/errors';
 import type { PlanMilestone } from '../api/plan';
 import type { CommandRun, CriterionCheck, MilestoneValidation } from '../api/status';
 import type { MissionContext } from './agents';
@@ -22,20 +24,26 @@ export async function checkCriteria(ctx: MissionContext, milestone: PlanMileston
   const verdicts = new Map<number, CriterionCheck>();
   if (open.length && patched(CRITERIA_PATCH)) {
     const milestoneStatus = state.milestone(milestone.id);
-    const reply = await model.checkCriteria.executeWithOptions({ summary: `llm: validator ${milestone.id}` }, [
-      {
-        missionKey: ctx.missionKey,
-        milestone: { id: milestone.id, title: milestone.title, goal: milestone.goal },
-        criteria: open.map((i) => criteria[i]!),
-        worktree: ctx.prep.worktree,
-        startCommit: milestoneStatus.startCommit ?? ctx.prep.baseCommit,
-        features: milestoneStatus.features.map(({ id, title, state: featureState, summary }) => ({ id, title, state: featureState, summary })),
-        results: results.map(({ name, command, exitCode, timedOut, skipped, outputTail }) => ({ name, command, exitCode, timedOut, skipped, outputTail: outputTail.slice(-400) })),
-        model: ctx.input.models.validator ?? ctx.input.models.planner,
-      },
-    ]);
-    state.addTokens(reply.tokens, 'validator');
-    open.forEach((i, j) => reply.checks[j] && verdicts.set(i, reply.checks[j]!));
+    const request = {
+      missionKey: ctx.missionKey,
+      milestone: { id: milestone.id, title: milestone.title, goal: milestone.goal },
+      criteria: open.map((i) => criteria[i]!),
+      worktree: ctx.prep.worktree,
+      startCommit: milestoneStatus.startCommit ?? ctx.prep.baseCommit,
+      features: milestoneStatus.features.map(({ id, title, state: featureState, summary }) => ({ id, title, state: featureState, summary })),
+      results: results.map(({ name, command, exitCode, timedOut, skipped, outputTail }) => ({ name, command, exitCode, timedOut, skipped, outputTail: outputTail.slice(-400) })),
+      model: ctx.input.models.validator ?? ctx.input.models.planner,
+    };
+    try {
+      const reply = await model.checkCriteria.executeWithOptions({ summary: `llm: validator ${milestone.id}` }, [request]);
+      state.addTokens(reply.tokens, 'validator');
+      open.forEach((i, j) => reply.checks[j] && verdicts.set(i, reply.checks[j]!));
+    } catch (err) {
+      // A validator that cannot answer (the endpoint down past every retry) leaves the criteria unchecked; the mission goes on.
+      if (isCancellation(err) || !(err instanceof TemporalFailure)) throw err;
+      const reason = `the validator could not be asked: ${rootFailure(err).message}`.slice(0, 300);
+      for (const i of open) verdicts.set(i, { criterion: criteria[i]!, verdict: 'not-checked', by: 'none', reason });
+    }
   }
   validation.checks = criteria.map(
     (criterion, i) => byCommand[i] ?? verdicts.get(i) ?? { criterion, verdict: 'not-checked', by: 'none', reason: 'no validation command names it, and the validator was not asked' },
