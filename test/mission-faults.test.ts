@@ -5,7 +5,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { MissionReport } from '../src/api/report';
 import { useHarness } from './support/harness';
 import { branches, makeRepo, treeAt } from './support/repo';
-import { call, makePlan, planReply, tools, writesFiles } from './support/scripts';
+import { call, finish, makePlan, planReply, tools, writesFiles } from './support/scripts';
 
 const h = useHarness('faults');
 
@@ -96,3 +96,23 @@ test('HTTP 429 with Retry-After: Temporal retries the turn no sooner than the se
   const planTask = history.events!.find((e) => e.activityTaskStartedEventAttributes && e.activityTaskStartedEventAttributes.attempt === 2);
   expect(planTask).toBeDefined();
 }, 60_000);
+
+test('a feature agent that fails (its work cannot be committed) fails alone: its tokens count, it is unresolved, the mission goes on', async () => {
+  const repo = makeRepo();
+  h.model.script('plan', [planReply(makePlan([{ id: 'm1', features: [{ id: 'nested', files: ['sub/'] }, { id: 'fine', files: ['fine.txt'] }] }]))]);
+  // An empty nested repository makes `git add -A` fail (GIT_FAILED): the agent's workflow fails after its turns.
+  h.model.script('feature nested', [tools(call('run_command', { command: 'git init -q sub' })), finish('made a nested repo')]);
+  h.model.script('feature fine', writesFiles({ 'fine.txt': 'fine' }));
+  const handle = await h.start({ prompt: 'x', repo, requirePlanApproval: false, useWorktrees: true });
+  const result = await handle.result();
+
+  const [nested, fine] = result.milestones[0]!.features;
+  expect(nested).toMatchObject({ state: 'failed', turns: 2, summary: expect.stringMatching(/git add -A failed/) });
+  expect(fine).toMatchObject({ state: 'done', merge: { state: 'merged' } });
+  expect(result.outcome).toBe('completed-with-issues');
+  expect(result.unresolved).toEqual([expect.objectContaining({ kind: 'feature', name: 'nested', state: 'failed' })]);
+  const served = (role: string) => h.model.requestsFor(role).reduce((sum, r) => sum + (r.usage?.total_tokens ?? 0), 0);
+  expect(nested!.tokens!.total).toBe(served('feature nested'));
+  expect(result.tokensByRole.feature!.total).toBe(served('feature nested') + served('feature fine'));
+  expect(result.tokens.total).toBe(h.model.requests.reduce((sum, r) => sum + (r.usage?.total_tokens ?? 0), 0));
+});
