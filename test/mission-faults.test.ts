@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import type { MissionReport } from '../src/api/report';
 import { useHarness } from './support/harness';
 import { branches, git, makeRepo, treeAt } from './support/repo';
 import { call, finish, makePlan, planReply, tools, writesFiles } from './support/scripts';
@@ -37,6 +38,15 @@ test('a fatal model error inside a feature agent fails the mission, keeping the 
   // Nothing is lost: the feature's branch still exists.
   expect(branches(repo)).toContain(`mission/${handle.workflowId}-f`);
   expect(readFileSync(path.join(h.home, 'worktrees', `${handle.workflowId}-f`, 'kept.txt'), 'utf8')).toBe('kept');
+  // The failed agent's tokens still count: the status and the failed mission's report hold every token the server reported.
+  const served = (role: string) => h.model.requestsFor(role).reduce((sum, r) => sum + (r.usage?.total_tokens ?? 0), 0);
+  expect(served('feature f')).toBeGreaterThan(0);
+  const status = await h.waitFor(handle, (s) => s.phase === 'failed');
+  expect(status.tokensByRole.feature?.total).toBe(served('feature f'));
+  const file = path.join(h.home, 'reports', `${handle.workflowId}.json`);
+  await h.waitFor(handle, () => existsSync(file));
+  const report = JSON.parse(readFileSync(file, 'utf8')) as MissionReport;
+  expect(report.tokens.total).toBe(h.model.requests.reduce((sum, r) => sum + (r.usage?.total_tokens ?? 0), 0));
 });
 
 test('transient model errors (503, dropped connection) are retried by Temporal and the mission completes', async () => {
@@ -124,3 +134,23 @@ test('without worktrees, a failed feature\'s edits are kept on a branch of their
   expect(treeAt(repo, kept)).toMatchObject({ 'a.txt': 'half done' });
   expect(result.milestones[0]!.features.find((f) => f.id === 'broken')).toMatchObject({ state: 'failed', branch: kept });
 }, 90_000);
+
+test('a feature agent that fails (its work cannot be committed) fails alone: its tokens count, it is unresolved, the mission goes on', async () => {
+  const repo = makeRepo();
+  h.model.script('plan', [planReply(makePlan([{ id: 'm1', features: [{ id: 'nested', files: ['sub/'] }, { id: 'fine', files: ['fine.txt'] }] }]))]);
+  // An empty nested repository makes `git add -A` fail (GIT_FAILED): the agent's workflow fails after its turns.
+  h.model.script('feature nested', [tools(call('run_command', { command: 'git init -q sub' })), finish('made a nested repo')]);
+  h.model.script('feature fine', writesFiles({ 'fine.txt': 'fine' }));
+  const handle = await h.start({ prompt: 'x', repo, requirePlanApproval: false, useWorktrees: true });
+  const result = await handle.result();
+
+  const [nested, fine] = result.milestones[0]!.features;
+  expect(nested).toMatchObject({ state: 'failed', turns: 2, summary: expect.stringMatching(/git add -A failed/) });
+  expect(fine).toMatchObject({ state: 'done', merge: { state: 'merged' } });
+  expect(result.outcome).toBe('completed-with-issues');
+  expect(result.unresolved).toEqual([expect.objectContaining({ kind: 'feature', name: 'nested', state: 'failed' })]);
+  const served = (role: string) => h.model.requestsFor(role).reduce((sum, r) => sum + (r.usage?.total_tokens ?? 0), 0);
+  expect(nested!.tokens!.total).toBe(served('feature nested'));
+  expect(result.tokensByRole.feature!.total).toBe(served('feature nested') + served('feature fine'));
+  expect(result.tokens.total).toBe(h.model.requests.reduce((sum, r) => sum + (r.usage?.total_tokens ?? 0), 0));
+});

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
-import { approvePlanSignal } from '../src/api/messages';
+import { approvePlanSignal, statusQuery } from '../src/api/messages';
 import { useHarness } from './support/harness';
 import type { RecordedRequest } from './support/model-server';
 import { branches, git, makeRepo, treeAt } from './support/repo';
@@ -174,6 +174,12 @@ test('an agent that never finishes stops at its turn budget and its work is stil
   expect(feature).toMatchObject({ state: 'incomplete', turns: 3 });
   expect(feature.summary).toMatch(/turn budget \(3 turns\)/);
   expect(treeAt(repo, feature.commit!)).toMatchObject({ 'one.txt': '1', 'three.txt': '3' });
+  // Unfinished work is not a completed mission: it is unresolved, with what the agent did and where that is.
+  expect(result.outcome).toBe('completed-with-issues');
+  expect((await handle.query(statusQuery)).phase).toBe('completed-with-issues');
+  expect(result.unresolved).toEqual([
+    expect.objectContaining({ milestoneId: 'm1', kind: 'feature', name: 'endless', state: 'incomplete', commit: feature.commit, branch: result.branch, merged: true, files: ['one.txt', 'three.txt'] }),
+  ]);
   // A reply without tool calls is answered with a nudge, so the next request is still a valid transcript.
   const third = h.model.requestsFor('feature endless')[2]!;
   expect(third.body.messages.at(-1)).toMatchObject({ role: 'user', content: expect.stringMatching(/call finish/) });

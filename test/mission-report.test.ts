@@ -41,10 +41,14 @@ test('the Markdown report of a full mission says what its JSON says', async () =
   const json = JSON.parse(readFileSync(result.reportPath!.replace(/\.md$/, '.json'), 'utf8')) as MissionReport;
   expect(json).toEqual(result);
   expect(result.narrative).toBe('Two milestones ran; one conflict and one failing check remain.');
+  expect(result.outcome).toBe('completed-with-issues');
   expect(result.unresolved).toEqual([
-    { milestoneId: 'm1', kind: 'unmerged', name: 'right', detail: `not merged (conflict in shared.txt); work kept on mission/${handle.workflowId}-right` },
+    expect.objectContaining({ milestoneId: 'm1', kind: 'unmerged', name: 'right', detail: `not merged (conflict in shared.txt); work kept on mission/${handle.workflowId}-right`, merged: false, files: ['shared.txt'] }),
     { milestoneId: 'm2', kind: 'validation', name: 'check', detail: '`check` still fails after repair' },
   ]);
+  // m1's criterion names the `check` command, which passed there.
+  expect(result.milestones[0]!.validation!.checks).toEqual([{ criterion: 'check passes', verdict: 'met', by: 'command', reason: '`sh check.sh` exited 0' }]);
+  expect(result.narrativeFlags).toEqual([]); // it names the conflict and the failing check
   expect(result.commits.length).toBeGreaterThanOrEqual(3);
   expect(result.tokensByRole.report!.total).toBeGreaterThan(0);
   expect(result.tokens.total).toBe(h.model.requests.reduce((sum, r) => sum + (r.usage?.total_tokens ?? 0), 0));
@@ -52,10 +56,11 @@ test('the Markdown report of a full mission says what its JSON says', async () =
   const md = readFileSync(result.reportPath!, 'utf8');
   const lines = md.split('\n');
   expect(lines[0]).toBe('# Mission report: Reported mission');
-  expect(md).toContain('- **Outcome:** completed');
+  expect(md).toContain('- **Outcome:** completed-with-issues (2 unresolved: see below)');
   expect(md).toContain(`- **Branch:** \`${result.branch}\` (base ${short(result.baseCommit)} → final ${short(result.finalCommit)})`);
   expect(md).toContain(`- **Tokens:** ${result.tokens.total.toLocaleString('en-US')}`);
-  expect(md).toContain(`## Summary\n\n${result.narrative}`);
+  expect(md).toContain(`## Narrative (written by the model, not checked)\n\n${result.narrative}`);
+  expect(md.indexOf('## Unresolved')).toBeLessThan(md.indexOf('## Narrative'));
   for (const u of result.unresolved) expect(md).toContain(`- ${u.milestoneId} ${u.kind} **${u.name}**: ${u.detail}`);
   for (const m of result.milestones) {
     expect(md).toContain(`### ${m.id}: ${m.title} (${m.state}, ${formatDuration(m.durationMs)})`);
@@ -66,7 +71,7 @@ test('the Markdown report of a full mission says what its JSON says', async () =
     expect(md).toContain(`**Validation:** ${m.validation!.status} (commands: ${m.validation!.source}`);
     for (const run of m.validation!.runs) for (const c of run.results) expect(md).toContain(`| \`${c.command}\` | ${c.timedOut ? 'timed out' : `exit ${c.exitCode}`} |`);
   }
-  expect(md).toContain('- check passes');
+  expect(md).toContain('- check passes — **met** (command): `sh check.sh` exited 0');
   for (const c of result.commits) expect(md).toContain(`- ${short(c.sha)} ${c.subject}`);
 });
 

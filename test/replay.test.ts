@@ -36,6 +36,9 @@ test('histories of every path are committed: approve, reject, revise, plan failu
   expect(agents((f) => f.startsWith('before-local-turns/')).some(turnsAsActivities)).toBe(true);
   expect(agents((f) => !f.includes('/')).some(turnsAsActivities)).toBe(false);
   expect(agents((f) => !f.includes('/')).every(localActivities)).toBe(true);
+  // patched('validation-criteria-checked'): a recording holds the validator's call (the others predate it).
+  const validatorCalls = histories.filter((h) => (h.history.events ?? []).some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'checkCriteria'));
+  expect(validatorCalls.map((h) => h.file)).toEqual([expect.stringContaining('plan-criteria-are-checked')]);
   // The continue-as-new recording holds several runs of the mission and of an agent.
   const chained = histories.filter((h) => h.file === 'continue-as-new.json');
   const runsOf = (id: string) => chained.filter((h) => h.workflowId === id).length;

@@ -1,6 +1,7 @@
 import type OpenAI from 'openai';
 import { whileHeartbeating } from './activity-context';
 import { createAgentActivities } from './agent';
+import { createCriteriaActivities } from './criteria';
 import { createGitActivities } from './git';
 import { createLlmActivities } from './llm';
 import { ModelClient } from './model';
@@ -35,6 +36,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createAgentActivities({ paths, toolEnv: scrubEnv(deps.toolEnv ?? process.env) }),
     ...heartbeating(createValidationActivities({ paths, env: deps.toolEnv })),
     ...createReportActivities({ model, paths }),
+    ...createCriteriaActivities({ model, paths }),
   };
 }
 

@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { checkNarrative } from '../api/narrative';
 import { renderReport, type MissionReport } from '../api/report';
 import { addTokens, ZERO_TOKENS, type TokenUsage } from '../api/status';
 import { Git, exists } from './gitcore';
@@ -11,7 +12,7 @@ import { loadSession, newSession, saveSession } from './session';
 export interface WriteReportInput {
   missionKey: string;
   report: MissionReport;
-  /** Ask the model for a short narrative (completed missions); otherwise the facts speak alone. */
+  /** Ask the model for a short narrative (missions that ran work); otherwise the facts speak alone. */
   narrate: boolean;
   model?: string;
 }
@@ -23,20 +24,23 @@ export interface WriteReportResult {
   tokens: TokenUsage;
 }
 
-const REPORT_SYSTEM = `You write the short summary at the top of a coding mission's report, for the engineer who will review the branch.
-Four to eight sentences, plain prose: what was built, what was verified, what is left to do (unresolved items first if any).
-Use only the facts given; do not invent.`;
+const REPORT_SYSTEM = `You write the short narrative of a coding mission's report, for the engineer who will review the branch.
+Four to eight sentences, plain prose. Start with the outcome and every unresolved item (what it is and why), then what was built.
+Use only the facts given; do not invent. Never call work done, verified or passing unless the facts say so:
+an incomplete, blocked or failed feature did not do its task, and a criterion is verified only when the facts say "met".`;
 
 export function createReportActivities(deps: { model: ModelClient; paths: MissionPaths }) {
   /** Adds the commits and (once, recorded) the narrative, writes <home>/reports/<key>.md and .json. */
   async function writeReport(input: WriteReportInput): Promise<WriteReportResult> {
     const commits = await missionCommits(input.report);
-    const facts: MissionReport = { ...input.report, commits };
+    const unresolved = await withFiles(input.report);
+    const facts: MissionReport = { ...input.report, commits, unresolved };
     const { narrative, tokens } = input.narrate ? await narrate(input, facts) : { narrative: undefined, tokens: ZERO_TOKENS };
     const reportPath = deps.paths.report(input.missionKey);
+    const titles = Object.fromEntries((facts.plan?.milestones ?? []).flatMap((m) => m.features.map((f) => [f.id, f.title])));
     const report: MissionReport = {
       ...facts,
-      ...(narrative ? { narrative } : {}),
+      ...(narrative ? { narrative, narrativeFlags: checkNarrative(narrative, facts.unresolved, titles) } : {}),
       reportPath,
       tokens: addTokens(facts.tokens, tokens),
       tokensByRole: input.narrate ? { ...facts.tokensByRole, report: addTokens(facts.tokensByRole.report ?? ZERO_TOKENS, tokens) } : facts.tokensByRole,
@@ -54,7 +58,7 @@ export function createReportActivities(deps: { model: ModelClient; paths: Missio
     const summary = { ...facts, milestones: facts.milestones.map(({ validation, ...m }) => ({ ...m, validation: validation && { ...validation, runs: undefined } })) };
     const session = newSession<{ narrative: string; tokens: TokenUsage }>([
       { role: 'system', content: REPORT_SYSTEM },
-      { role: 'user', content: `Role: report\n\nMission facts (JSON):\n${JSON.stringify(summary).slice(0, 60_000)}` },
+      { role: 'user', content: `Role: report\n\n${factsBrief(facts)}\n\nAll facts (JSON):\n${JSON.stringify(summary).slice(0, 60_000)}` },
     ]);
     try {
       const reply = await deps.model.complete({ model: input.model, messages: session.messages });
@@ -70,6 +74,36 @@ export function createReportActivities(deps: { model: ModelClient; paths: Missio
   }
 
   return { writeReport };
+}
+
+/**
+ * The facts the narrative must not contradict, as short lines ahead of the JSON: small models read
+ * these; the JSON alone let one call an incomplete feature "verified".
+ */
+export function factsBrief(r: MissionReport): string {
+  const lines = [`Outcome: ${r.outcome}${r.error ? ` (${r.error.message})` : ''}`];
+  for (const m of r.milestones) {
+    lines.push(`Milestone ${m.id} "${m.title}": ${m.state}; validation ${m.validation?.status ?? 'not run'}`);
+    for (const f of m.features) lines.push(`- feature ${f.id} "${f.title}": ${f.state}${f.merge ? `, ${f.merge.state}` : ''}${f.summary ? ` — ${f.summary.slice(0, 200)}` : ''}`);
+    for (const c of m.validation?.checks ?? []) lines.push(`- criterion "${c.criterion}": ${c.verdict} (${c.reason.slice(0, 200)})`);
+  }
+  lines.push(r.unresolved.length ? `Unresolved (${r.unresolved.length}):` : 'Unresolved: nothing.');
+  for (const u of r.unresolved) lines.push(`- ${u.milestoneId} ${u.kind} ${u.name}: ${u.detail.slice(0, 300)}`);
+  return lines.join('\n');
+}
+
+/** The files each unresolved feature's commit changed: "what it did", from git rather than from the agent. */
+async function withFiles(report: MissionReport): Promise<MissionReport['unresolved']> {
+  if (!report.repo || !(await exists(report.repo))) return report.unresolved;
+  const git = new Git(report.repo);
+  return Promise.all(
+    report.unresolved.map(async (u) => {
+      if (!u.commit) return u;
+      const files = await git.run(['diff-tree', '--no-commit-id', '--name-only', '-r', '--root', u.commit]).catch(() => '');
+      const list = files.split('\n').filter(Boolean);
+      return list.length ? { ...u, files: list.slice(0, 50) } : u;
+    }),
+  );
 }
 
 async function missionCommits(report: MissionReport): Promise<MissionReport['commits']> {

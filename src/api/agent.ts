@@ -1,4 +1,6 @@
+import { ApplicationFailure, CancelledFailure, TemporalFailure } from '@temporalio/common';
 import { z } from 'zod';
+import { failureType, rootFailure } from './errors';
 import { PlanFeature } from './plan';
 import type { TokenUsage } from './status';
 
@@ -92,4 +94,36 @@ export interface ToolRunResult {
   ok: boolean;
   label: string;
   finish?: { status: 'done' | 'blocked'; summary: string };
+}
+
+/** What an agent spent before it failed: carried in its failure's details so the mission still counts it. */
+export const AgentSpent = z.object({
+  // Loose: TokenUsage may carry more counters (cached tokens, cost) than the three this needs.
+  tokens: z.looseObject({ prompt: z.number(), completion: z.number(), total: z.number() }),
+  turns: z.number().int().min(0),
+});
+export type AgentSpent = { tokens: TokenUsage; turns: number };
+
+/**
+ * The failure an agent workflow ends with: the same root type and message, plus what it spent. Only
+ * Temporal failures are wrapped: a plain Error is a bug in workflow code, and Temporal retries the
+ * workflow task for it; a cancellation stays a cancellation.
+ */
+export function failedWithTokens(err: unknown, spent: AgentSpent): unknown {
+  if (!(err instanceof TemporalFailure) || err instanceof CancelledFailure) return err;
+  const root = rootFailure(err);
+  return ApplicationFailure.create({ type: failureType(err) ?? root.type ?? 'AGENT_FAILED', message: root.message, nonRetryable: true, details: [spent], cause: err });
+}
+
+/** What a failed agent spent, from its failure (anywhere in the cause chain); undefined when it did not say. */
+export function spentOf(err: unknown): AgentSpent | undefined {
+  let current: unknown = err;
+  for (let depth = 0; current && depth < 8; depth++) {
+    if (current instanceof ApplicationFailure) {
+      const parsed = AgentSpent.safeParse(current.details?.[0]);
+      if (parsed.success) return parsed.data as AgentSpent;
+    }
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
 }

@@ -1,17 +1,14 @@
+import type { NarrativeFlag } from './narrative';
+import { unresolvedOf, type Unresolved } from './outcome';
 import type { Plan } from './plan';
-import type { AgentRole, MilestoneStatus, MissionStatus, TokenUsage } from './status';
+import type { AgentRole, CriterionCheck, MilestoneStatus, MissionStatus, TokenUsage } from './status';
+
+export type { Unresolved } from './outcome';
 
 export const REPORT_SCHEMA_VERSION = 1;
 
-export type Outcome = 'completed' | 'rejected' | 'cancelled' | 'failed';
-
-/** What is left for a person to do: failing checks after repair, features that could not be merged. */
-export interface Unresolved {
-  milestoneId: string;
-  kind: 'validation' | 'unmerged' | 'feature';
-  name: string;
-  detail: string;
-}
+/** `completed-with-issues`: the mission ran to its end, but some work is unresolved (see `unresolved`). */
+export type Outcome = 'completed' | 'completed-with-issues' | 'rejected' | 'cancelled' | 'failed';
 
 /** The mission report: the workflow's JSON result and the source of the Markdown rendering. */
 export interface MissionReport {
@@ -35,7 +32,10 @@ export interface MissionReport {
   durationMs: number;
   rejection?: { reason?: string };
   error?: { type?: string; message: string };
+  /** Written by the model from the facts; never checked against the code, only against the facts (`narrativeFlags`). */
   narrative?: string;
+  /** Sentences of the narrative that the facts contradict (empty or absent: none found). */
+  narrativeFlags?: NarrativeFlag[];
   reportPath?: string;
 }
 
@@ -57,7 +57,7 @@ export function reportFromStatus(status: MissionStatus, outcome: Outcome, finish
       ...m,
       durationMs: m.startedAt && m.finishedAt ? Date.parse(m.finishedAt) - Date.parse(m.startedAt) : undefined,
     })),
-    unresolved: unresolvedOf(status.milestones),
+    unresolved: unresolvedOf(status.milestones, status.plan),
     commits: [],
     tokens: status.tokens,
     tokensByRole: status.tokensByRole,
@@ -67,22 +67,6 @@ export function reportFromStatus(status: MissionStatus, outcome: Outcome, finish
     ...(status.error ? { error: status.error } : {}),
     ...extra,
   };
-}
-
-function unresolvedOf(milestones: MilestoneStatus[]): Unresolved[] {
-  const out: Unresolved[] = [];
-  for (const m of milestones) {
-    for (const f of m.features) {
-      if (f.state === 'failed') out.push({ milestoneId: m.id, kind: 'feature', name: f.id, detail: `agent failed: ${f.summary ?? 'unknown error'}` });
-      if (f.merge?.state === 'conflict' && f.state !== 'failed') {
-        out.push({ milestoneId: m.id, kind: 'unmerged', name: f.id, detail: `not merged (conflict in ${f.merge.conflictFiles?.join(', ') || 'unknown files'}); work kept on ${f.branch}` });
-      }
-    }
-    for (const name of m.validation?.unresolved ?? []) {
-      out.push({ milestoneId: m.id, kind: 'validation', name, detail: `\`${name}\` still fails after repair` });
-    }
-  }
-  return out;
 }
 
 const short = (sha?: string | null) => (sha ? sha.slice(0, 8) : '—');
@@ -103,7 +87,7 @@ export function renderReport(r: MissionReport): string {
   const lines = [
     `# Mission report: ${r.plan?.title ?? r.prompt.split('\n')[0]}`,
     '',
-    `- **Outcome:** ${r.outcome}${r.rejection ? ` (${r.rejection.reason ?? 'no reason given'})` : ''}${r.error ? ` — ${r.error.type ?? 'error'}: ${r.error.message}` : ''}`,
+    `- **Outcome:** ${r.outcome}${r.unresolved.length ? ` (${r.unresolved.length} unresolved: see below)` : ''}${r.rejection ? ` (${r.rejection.reason ?? 'no reason given'})` : ''}${r.error ? ` — ${r.error.type ?? 'error'}: ${r.error.message}` : ''}`,
     `- **Mission:** \`${r.missionId}\``,
     `- **Branch:** ${r.branch ? `\`${r.branch}\`` : '—'} (base ${short(r.baseCommit)} → final ${short(r.finalCommit)})`,
     `- **Repository:** ${r.repo ?? '—'}`,
@@ -115,12 +99,13 @@ export function renderReport(r: MissionReport): string {
     r.prompt,
     '',
   ];
-  if (r.narrative) lines.push('## Summary', '', r.narrative, '');
+  // Facts first: what is left to do, then what happened; the model's narrative only after them.
   lines.push('## Unresolved', '');
-  lines.push(...(r.unresolved.length ? r.unresolved.map((u) => `- ${u.milestoneId} ${u.kind} **${u.name}**: ${u.detail}`) : ['Nothing unresolved.']), '');
+  lines.push(...(r.unresolved.length ? r.unresolved.flatMap(unresolvedLines) : ['Nothing unresolved.']), '');
   if (r.milestones.length) lines.push('## Milestones', '');
   for (const m of r.milestones) lines.push(...milestoneSection(m));
   if (r.commits.length) lines.push('## Commits', '', ...r.commits.map((c) => `- ${short(c.sha)} ${c.subject}`), '');
+  if (r.narrative) lines.push(...narrativeSection(r.narrative, r.narrativeFlags ?? []));
   if (r.plan && (r.plan.assumptions.length || r.plan.risks.length)) {
     lines.push('## Plan notes', '', ...r.plan.assumptions.map((a) => `- Assumption: ${a}`), ...r.plan.risks.map((x) => `- Risk: ${x}`), '');
   }
@@ -138,7 +123,7 @@ function milestoneSection(m: MissionReport['milestones'][number]): string[] {
   const v = m.validation;
   if (!v) return out;
   out.push(`**Validation:** ${v.status} (commands: ${v.source}; ${v.notes.join('; ')})`, '');
-  if (v.criteria.length) out.push('Criteria from the plan:', ...v.criteria.map((c) => `- ${c}`), '');
+  if (v.criteria.length) out.push('Criteria from the plan:', ...criteriaLines(v.criteria, v.checks), '');
   for (const run of v.runs) {
     out.push(`${run.attempt === 'initial' ? 'Validation' : 'After repair'}: ${run.passed ? 'passed' : 'failed'}`, '', '| command | result | duration |', '|---|---|---|');
     for (const c of run.results) {
@@ -149,4 +134,29 @@ function milestoneSection(m: MissionReport['milestones'][number]): string[] {
   }
   if (v.repair) out.push(`Repair: ${v.repair.state}: ${v.repair.summary}${v.repair.commit ? ` (commit ${short(v.repair.commit)})` : ''}`, '');
   return out;
+}
+
+/** One line per unresolved item; a feature's files on a line of their own. */
+function unresolvedLines(u: MissionReport['unresolved'][number]): string[] {
+  const line = `- ${u.milestoneId} ${u.kind} **${u.name}**: ${u.detail}`;
+  return u.files?.length ? [line, `  - files its commit changed: ${u.files.map((f) => `\`${f}\``).join(', ')}`] : [line];
+}
+
+function criteriaLines(criteria: string[], checks: CriterionCheck[] | undefined): string[] {
+  return criteria.map((c, i) => {
+    const check = checks?.[i];
+    if (!check) return `- ${c}`;
+    return `- ${c} — **${check.verdict}**${check.by === 'none' ? '' : ` (${check.by})`}: ${check.reason}`;
+  });
+}
+
+/** The model's text, labelled as such, with the sentences the facts contradict flagged above it. */
+function narrativeSection(narrative: string, flags: NarrativeFlag[]): string[] {
+  const out = ['## Narrative (written by the model, not checked)', ''];
+  if (flags.length) {
+    out.push('> **Warning: this narrative contradicts the facts above; trust the facts.**');
+    for (const f of flags) out.push(`> - ${f.sentence ? `"${cell(f.sentence)}" ` : 'The narrative '}${f.reason}`);
+    out.push('');
+  }
+  return [...out, narrative, ''];
 }

@@ -14,18 +14,19 @@ export type Phase =
   | 'committing'
   | 'reporting'
   | 'completed'
+  | 'completed-with-issues'
   | 'rejected'
   | 'failed'
   | 'cancelled';
 
-export const FINAL_PHASES: readonly Phase[] = ['completed', 'rejected', 'failed', 'cancelled'];
+export const FINAL_PHASES: readonly Phase[] = ['completed', 'completed-with-issues', 'rejected', 'failed', 'cancelled'];
 
 /** `incomplete`: the agent used its whole turn budget without calling finish. */
 export type FeatureState = 'pending' | 'running' | 'done' | 'blocked' | 'incomplete' | 'failed';
 export type MilestoneState = 'pending' | 'running' | 'integrating' | 'validating' | 'repairing' | 'committing' | 'done';
 /** `resolving`: the integration agent is working on the conflict. */
 export type MergeState = 'merged' | 'conflict' | 'resolving' | 'nothing-to-merge';
-export type AgentRole = 'plan' | 'feature' | 'integration' | 'repair' | 'report';
+export type AgentRole = 'plan' | 'feature' | 'integration' | 'repair' | 'validator' | 'report';
 
 export interface TokenUsage {
   prompt: number;
@@ -89,9 +90,25 @@ export interface MilestoneValidation {
   notes: string[];
   /** The plan's criteria for this milestone, reported beside the command results. */
   criteria: string[];
+  /** How each criterion was checked, in the order of `criteria` (absent in statuses recorded before criteria were checked). */
+  checks?: CriterionCheck[];
   runs: ValidationRun[];
   repair?: { state: string; summary: string; commit: string | null };
   unresolved: string[];
+}
+
+/**
+ * A plan criterion's verdict: `met` / `not-met` / `unknown` (the checker could not tell), or `not-checked`
+ * (nothing could check it: no command maps to it and the validator gave no verdict).
+ */
+export type CriterionVerdict = 'met' | 'not-met' | 'unknown' | 'not-checked';
+
+export interface CriterionCheck {
+  criterion: string;
+  verdict: CriterionVerdict;
+  /** `command`: a validation command that the criterion names; `validator`: the validator model's verdict. */
+  by: 'command' | 'validator' | 'none';
+  reason: string;
 }
 
 export interface MissionEvent {

@@ -1,6 +1,15 @@
 import type { Client } from '@temporalio/client';
 import { statusQuery } from '../api/messages';
+import type { MissionReport } from '../api/report';
 import { FINAL_PHASES, type MissionStatus, type Phase } from '../api/status';
+
+/**
+ * The exit code of `mission run` and `mission watch` for a mission's final phase: 0 only when it completed;
+ * 3 when it ran to its end with unresolved work (so a script can tell it from a failure); 1 otherwise.
+ */
+export function exitCodeFor(phase: Phase): number {
+  return phase === 'completed' ? 0 : phase === 'completed-with-issues' ? 3 : 1;
+}
 
 /** One line per milestone and feature: what `mission watch` prints when something changed. */
 export function progressLines(status: MissionStatus): string[] {
@@ -55,7 +64,9 @@ export async function watchMission(client: Client, id: string, opts: WatchOption
       opts.onStatus?.(status);
       if (FINAL_PHASES.includes(status.phase)) return status.phase;
     }
-    if (run.name !== 'RUNNING') return run.name === 'COMPLETED' ? 'completed' : run.name === 'CANCELLED' ? 'cancelled' : 'failed';
+    // A closed run that no worker can query: a completed workflow's result says how it ended (rejected, with issues...).
+    if (run.name === 'COMPLETED') return ((await handle.result()) as MissionReport).outcome;
+    if (run.name !== 'RUNNING') return run.name === 'CANCELLED' ? 'cancelled' : 'failed';
     if (opts.signal?.aborted) return status?.phase ?? 'failed';
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 1000));
   }

@@ -1,6 +1,6 @@
 import { executeChild, isCancellation } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { agentTaskId, type AgentTask, type FeatureInput, type FeatureResult } from '../api/agent';
+import { agentTaskId, spentOf, type AgentSpent, type AgentTask, type FeatureInput, type FeatureResult } from '../api/agent';
 import { failureType, MISSION_FATAL, rootFailure } from '../api/errors';
 import type { MissionInput } from '../api/input';
 import { feature as agentWorkflow } from './feature';
@@ -24,11 +24,11 @@ export interface AgentPlace {
   commitMessage?: string;
 }
 
-export type AgentRun = { ok: true; result: FeatureResult } | { ok: false; error: string };
+export type AgentRun = { ok: true; result: FeatureResult } | { ok: false; error: string; spent?: AgentSpent };
 
 /**
  * Runs one agent as a `feature` child workflow with id `<missionId>/<milestoneId>/<taskId>`.
- * Its tokens count towards the mission. A fatal failure (bad key, unknown model) fails the mission;
+ * Its tokens count towards the mission, failed or not (a failed agent carries them in its failure). A fatal failure (bad key, unknown model) fails the mission;
  * any other failure is returned so the mission can record it and go on.
  */
 export async function runAgent(ctx: MissionContext, task: AgentTask, place: AgentPlace): Promise<AgentRun> {
@@ -52,9 +52,11 @@ export async function runAgent(ctx: MissionContext, task: AgentTask, place: Agen
     ctx.state.addTokens(result.tokens, task.role);
     return { ok: true, result };
   } catch (err) {
+    const spent = spentOf(err);
+    if (spent) ctx.state.addTokens(spent.tokens, task.role);
     const type = failureType(err);
     if (isCancellation(err) || (type && MISSION_FATAL.includes(type))) throw err;
-    return { ok: false, error: rootFailure(err).message };
+    return { ok: false, error: rootFailure(err).message, ...(spent ? { spent } : {}) };
   }
 }
 

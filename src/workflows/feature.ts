@@ -1,5 +1,5 @@
 import { continueAsNew, patched, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
-import { agentTaskId, FeatureInput, type FeatureResult, type ToolRunResult } from '../api/agent';
+import { agentTaskId, FeatureInput, failedWithTokens, type AgentSpent, type FeatureResult, type ToolRunResult } from '../api/agent';
 import { missionFailure } from '../api/errors';
 import { describeIssues } from '../api/issues';
 import { addTokens, ZERO_TOKENS } from '../api/status';
@@ -15,6 +15,17 @@ const LOCAL_TURNS_PATCH = 'agent-turns-as-local-activities';
  * on the worker's disk, so history grows by a constant amount per turn however long the conversation gets.
  */
 export async function feature(raw: FeatureInput): Promise<FeatureResult> {
+  const spent: AgentSpent = { tokens: ZERO_TOKENS, turns: 0 };
+  try {
+    return await runAgentLoop(raw, spent);
+  } catch (err) {
+    // The tokens already spent must reach the mission's count (and budget) even though the agent failed.
+    throw failedWithTokens(err, spent);
+  }
+}
+
+/** The agent itself; `spent` follows its turns and tokens, so a failure can still report them. */
+async function runAgentLoop(raw: FeatureInput, spent: AgentSpent): Promise<FeatureResult> {
   const parsed = FeatureInput.safeParse(raw);
   if (!parsed.success) {
     throw missionFailure('INVALID_INPUT', `Invalid feature input: ${describeIssues(parsed.error, FeatureInput).join('; ')}`);
@@ -32,6 +43,7 @@ export async function feature(raw: FeatureInput): Promise<FeatureResult> {
   let tokens = carried?.tokens ?? ZERO_TOKENS;
   let finish: ToolRunResult['finish'];
   let turn = carried?.turn ?? 0;
+  Object.assign(spent, { tokens, turns: turn }); // a continued run starts from what the earlier runs spent
   while (!finish && turn < input.maxTurns) {
     // The conversation is on disk, so a new run only needs the loop's counters: history restarts near zero.
     if (workflowInfo().continueAsNewSuggested) {
@@ -41,6 +53,7 @@ export async function feature(raw: FeatureInput): Promise<FeatureResult> {
     setCurrentDetails(`${taskId}: turn ${turn} of at most ${input.maxTurns}, ${tokens.total} tokens so far`);
     const reply = await turnModel.agentTurn.executeWithOptions({ summary: `llm: ${taskId} turn ${turn}` }, [{ session, turn, model: input.model }]);
     tokens = addTokens(tokens, reply.tokens);
+    Object.assign(spent, { tokens, turns: turn });
     // Every tool call gets its answer (the transcript must stay valid), finish included.
     for (const call of reply.toolCalls) {
       const result = await turnTools.runTool.executeWithOptions({ summary: `tool: ${call.label}` }, [{ session, callId: call.id, workdir: input.workdir, repo: input.repo, branch: input.branch }]);

@@ -81,7 +81,7 @@ async function runFeature(ctx: MissionContext, milestone: PlanMilestone, feature
   const run = await runAgent(ctx, task, { ...place, commitMessage: `${feature.id}: ${feature.title}` });
   if (!run.ok) {
     const branch = input.useWorktrees ? place.branch : ((await setAsideFailedWork(ctx, feature.id, `${feature.id}: partial work of a failed agent`)) ?? place.branch);
-    state.updateFeature(milestone.id, feature.id, { state: 'failed', summary: run.error, branch, finishedAt: nowIso() });
+    state.updateFeature(milestone.id, feature.id, { state: 'failed', summary: run.error, branch, ...(run.spent ? { turns: run.spent.turns, tokens: run.spent.tokens } : {}), finishedAt: nowIso() });
     state.record('feature-failed', `${feature.id} failed: ${run.error}${branch !== place.branch ? `; its partial work is kept on ${branch}` : ''}`);
     return { state: 'failed', branch, commit: null, workdir: place.workdir };
   }

@@ -4,6 +4,7 @@ import { MAX_PLAN_ATTEMPTS } from '../api/constants';
 import { missionFailure, rootFailure, toMissionFailure } from '../api/errors';
 import { missionKeyFor } from '../api/ids';
 import { parseMissionInputOrFail, type MissionInput } from '../api/input';
+import { decideOutcome } from '../api/outcome';
 import { describeIssues } from '../api/issues';
 import {
   ApprovePlan,
@@ -76,8 +77,11 @@ export async function mission(rawInput?: unknown, carried?: MissionCarry): Promi
       }
     }
     state.setPhase('reporting', 'writing the mission report');
-    const done = await report(state, missionKey, input, 'completed');
-    state.setPhase('completed', `mission completed on ${ctx.prep.branch}; report at ${done.reportPath}`);
+    // Ran to the end: `completed` only if nothing is unresolved (src/api/outcome.ts decides).
+    const outcome = decideOutcome(state.status.milestones, state.status.plan);
+    const done = await report(state, missionKey, input, outcome);
+    const issues = done.unresolved.length ? ` with ${done.unresolved.length} unresolved item(s)` : '';
+    state.setPhase(outcome, `mission completed${issues} on ${ctx.prep.branch}; report at ${done.reportPath}`);
     return done;
   } catch (err) {
     if (err instanceof ContinueAsNew) throw err;
@@ -228,7 +232,8 @@ async function report(state: MissionState, missionKey: string, input: MissionInp
   state.status.finishedAt = finishedAt;
   const facts = reportFromStatus(state.status, outcome, finishedAt, extra);
   const written = await model.writeReport.executeWithOptions({ summary: `report: ${outcome}` }, [
-    { missionKey, report: facts, narrate: outcome === 'completed', model: input.models.validator ?? input.models.planner },
+    // Every mission that ran work gets a narrative (labelled as the model's and checked against the facts).
+    { missionKey, report: facts, narrate: state.status.milestones.some((m) => m.state !== 'pending'), model: input.models.validator ?? input.models.planner },
   ]);
   state.addTokens(written.tokens, 'report');
   state.report = written.report;

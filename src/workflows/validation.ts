@@ -4,6 +4,7 @@ import type { PlanMilestone } from '../api/plan';
 import type { CommandRun, MilestoneValidation, ValidationRun } from '../api/status';
 import { runAgent, type MissionContext } from './agents';
 import { budgetGate } from './budget';
+import { checkCriteria } from './criteria';
 import { steps } from './proxies';
 
 type ValidationPlan = Awaited<ReturnType<Activities['discoverValidation']>>;
@@ -11,8 +12,17 @@ type ValidationStep = ValidationPlan['commands'][number];
 
 const STATUS_TAIL = 2000;
 
-/** Validates the merged milestone; on failure one repair agent fixes it and validation runs once more. */
+/**
+ * Validates the merged milestone; on failure one repair agent fixes it and validation runs once more.
+ * Then the plan's criteria are checked against the last results (and the validator, for the others).
+ */
 export async function validateMilestone(ctx: MissionContext, milestone: PlanMilestone): Promise<MilestoneValidation> {
+  const { validation, last } = await runValidation(ctx, milestone);
+  await checkCriteria(ctx, milestone, validation, last?.results ?? []);
+  return validation;
+}
+
+async function runValidation(ctx: MissionContext, milestone: PlanMilestone): Promise<{ validation: MilestoneValidation; last?: ValidationRun }> {
   const { state, prep, input } = ctx;
   state.updateMilestone(milestone.id, { state: 'validating' });
   state.setPhase('validating', `validating ${milestone.id}`);
@@ -29,11 +39,11 @@ export async function validateMilestone(ctx: MissionContext, milestone: PlanMile
   state.updateMilestone(milestone.id, { validation });
   if (plan.source === 'none' && !plan.browser) {
     state.record('validation', `${milestone.id}: nothing to validate (${plan.notes.join('; ')})`);
-    return validation;
+    return { validation };
   }
 
   const first = await runChecks(ctx, plan, 'initial', validation);
-  if (first.passed) return finish(ctx, milestone, validation, 'passed', first);
+  if (first.passed) return { validation: finish(ctx, milestone, validation, 'passed', first), last: first };
 
   state.updateMilestone(milestone.id, { state: 'repairing' });
   state.setPhase('repairing', `repairing ${milestone.id}: ${failed(first).map((r) => r.name).join(', ')} failed`);
@@ -52,7 +62,7 @@ export async function validateMilestone(ctx: MissionContext, milestone: PlanMile
 
   state.setPhase('validating', `revalidating ${milestone.id} after repair`);
   const second = await runChecks(ctx, plan, 'after-repair', validation);
-  return finish(ctx, milestone, validation, second.passed ? 'repaired' : 'failed', second);
+  return { validation: finish(ctx, milestone, validation, second.passed ? 'repaired' : 'failed', second), last: second };
 }
 
 /**

@@ -7,7 +7,7 @@ import { resolveTemporal, startLocalWorker, type LocalTemporal } from '../../dev
 import { askForApproval, decisionCommands, renderPlan } from '../approval';
 import { connectOrExplain, str, type Command, type Context } from '../common';
 import { inputFlagsHelp } from '../input-flags';
-import { watchMission } from '../progress';
+import { exitCodeFor, watchMission } from '../progress';
 import { missionRequest, RUN_INPUT_OPTIONS, serverOptions, SERVER_OPTIONS } from '../request';
 import { findReport } from './report';
 
@@ -47,7 +47,7 @@ export const run: Command = {
       const final = await follow(session.client, id, ctx, temporal);
       const report = await findReport(session.client, id);
       if (report) ctx.out(ctx.json ? { event: 'report', report } : report, renderReport(report).trimEnd());
-      return final === 'completed' ? 0 : 1;
+      return exitCodeFor(final);
     } finally {
       await session.close();
     }
