@@ -68,9 +68,15 @@ async function driverOverrides(dir) {
 }
 // Commands that read refs, objects or config only never run a driver: no need to look for them first.
 const command = (args) => args.find((a, i) => !a.startsWith('-') && args[i - 1] !== '-c');
+// Commands that can print a patch never run an external diff program (diff.external is also emptied, which
+// makes git fail rather than run one, so patches need git's own diff).
+const withInternalDiff = (args) => {
+  const at = args.indexOf(command(args));
+  return safety.patchCommands.includes(args[at]) ? [...args.slice(0, at + 1), '--no-ext-diff', ...args.slice(at + 1)] : args;
+};
 process.on('message', async (m) => {
   const pairs = [...safety.config, ...(safety.readOnly.includes(command(m.args)) ? [] : await driverOverrides(m.dir))];
-  const { err, stdout, stderr } = await git(m.dir, m.args, withConfig(pairs));
+  const { err, stdout, stderr } = await git(m.dir, withInternalDiff(m.args), withConfig(pairs));
   const missing = err && err.code === 'ENOENT' && !require('node:fs').existsSync(m.dir);
   const reply = err
     ? { id: m.id, ok: false, message: missing ? 'directory ' + m.dir + ' does not exist' : (stderr + stdout).trim() || String(err.message) }

@@ -20,7 +20,8 @@
  *   `core.askPass`, credential helpers, `url.*.insteadOf` and `ext::` can never be reached through it. (Whoever adds
  *   pushing back to a remote must lift this for that one command, with `core.sshCommand` and
  *   credentials read from the user's global config only.)
- * - `diff.external` emptied: Mission prints no patches, and no external diff program runs if one ever does.
+ * - `diff.external` emptied, and `--no-ext-diff` on every diff, log and show: patches Mission prints (the validator's
+ *   brief) come from git's own diff, and no external diff program runs.
  * - `submodule.recurse=false`: nothing checked out or run in submodules; `gc.auto=0` and `maintenance.auto=false`:
  *   no background `git gc` left running in the user's repository (Mission's git never outlives its command).
  * - GIT_OPTIONAL_LOCKS=0: `git status` in the user's checkout does not rewrite its index.
@@ -68,6 +69,8 @@ export const GIT_SAFETY = {
   repoScopes: ['local', 'worktree'],
   /** Commands that never run a filter, merge or diff driver (they read refs, objects or config). */
   readOnly: ['rev-parse', 'for-each-ref', 'show-ref', 'symbolic-ref', 'merge-base', 'config', 'ls-tree', 'ls-files', 'cat-file'],
+  /** Commands that can print a patch: they get --no-ext-diff. */
+  patchCommands: ['diff', 'log', 'show'],
   /** What each driver command becomes when the repository's config defines it. */
   driverValues: {
     'filter.clean': '',
