@@ -6,6 +6,7 @@ import { loadContext } from './context';
 import type { MissionPaths } from './paths';
 import { agentMessages } from './prompts';
 import { loadSession, newSession, requireSession, saveSession } from './session';
+import { cutOutput, outputLimitChars, savedOutputName, savedOutputRead, saveOutput } from './tool-output';
 import { executeTool } from './tools';
 
 export interface RunToolInput {
@@ -35,12 +36,22 @@ export function createAgentActivities(deps: { paths: MissionPaths; toolEnv: Node
     const call = findToolCall(session.messages, input.callId);
     if (!call) throw missionFailure('SESSION_CORRUPT', `tool call ${input.callId} is not in conversation ${input.session.name}`);
     const context = activityContext();
+    const outputs = paths.outputsDir(input.session.missionKey, input.session.name);
+    // read_file on an `@output/…` path pages through a saved output instead of the working tree.
+    const savedRead = savedOutputRead(call.function.name, call.function.arguments);
     const outcome = await executeTool(
-      { root: input.workdir, env: deps.toolEnv, signal: context?.cancellationSignal, onProgress: () => heartbeat(context) },
+      { root: savedRead ? outputs : input.workdir, env: deps.toolEnv, signal: context?.cancellationSignal, onProgress: () => heartbeat(context) },
       call.function.name,
-      call.function.arguments,
+      savedRead ?? call.function.arguments,
     );
-    session.messages.push({ role: 'tool', tool_call_id: input.callId, content: outcome.output });
+    let content = outcome.output;
+    const limit = outputLimitChars(session.window);
+    if (content.length > limit) {
+      const name = savedOutputName(input.callId);
+      await saveOutput(outputs, name, content);
+      content = cutOutput(content, limit, name);
+    }
+    session.messages.push({ role: 'tool', tool_call_id: input.callId, content });
     const result: ToolRunResult = { ok: outcome.ok, label: outcome.label, ...(outcome.finish ? { finish: outcome.finish } : {}) };
     session.tools[input.callId] = result;
     await saveSession(file, session);

@@ -39,7 +39,7 @@ export async function feature(raw: FeatureInput): Promise<FeatureResult> {
     }
     turn += 1;
     setCurrentDetails(`${taskId}: turn ${turn} of at most ${input.maxTurns}, ${tokens.total} tokens so far`);
-    const reply = await turnModel.agentTurn.executeWithOptions({ summary: `llm: ${taskId} turn ${turn}` }, [{ session, turn, model: input.model }]);
+    const reply = await turnModel.agentTurn.executeWithOptions({ summary: `llm: ${taskId} turn ${turn}` }, [{ session, turn, model: input.model, ...(input.contextWindows ? { contextWindows: input.contextWindows } : {}) }]);
     tokens = addTokens(tokens, reply.tokens);
     // Every tool call gets its answer (the transcript must stay valid), finish included.
     for (const call of reply.toolCalls) {
