@@ -112,6 +112,8 @@ describe('real model replies', () => {
     const { reply } = await step(1);
     expect(reply.tokens.prompt).toBeGreaterThan(100); // the tool definitions alone are more than that
     expect(reply.tokens.completion).toBeGreaterThan(0);
+    const logged = (await requireSession(paths.sessionFile('k', 'f'))).requests;
+    expect(logged).toEqual([{ turn: 1, kind: 'turn', prompt: reply.tokens.prompt, completion: reply.tokens.completion, estimated: true }]);
     await step(2);
     const assistant = server.requests[1]!.body.messages.find((m) => m.role === 'assistant')!;
     expect(Object.keys(assistant).sort()).toEqual(['content', 'role', 'tool_calls']);

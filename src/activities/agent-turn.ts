@@ -18,10 +18,10 @@ import {
   TARGET_SHARE,
 } from './compaction';
 import { contextWindowFor, estimateTokens, windowFromMessage } from './context-window';
-import type { ModelClient } from './model';
 import type { MissionPaths } from './paths';
 import { NUDGE } from './prompts';
-import { requireSession, saveSession, type Session } from './session';
+import { requireSession, saveSession, type RequestUsage, type Session } from './session';
+import type { Completion, CompletionRequest, ModelClient } from './model';
 import { parseTextToolCalls } from './text-tool-calls';
 import { outputLimitChars } from './tool-output';
 import { TOOL_DEFINITIONS, TOOL_NAMES, toolLabel } from './tools';
@@ -39,6 +39,8 @@ const MAX_CONTINUATIONS = 2;
 /** A context overflow is compacted and retried at most this many times before the agent gives up. */
 const MAX_OVERFLOW_RETRIES = 3;
 const CONTINUE = 'Your reply was cut off at the output limit. Continue exactly where it stopped, without repeating anything.';
+
+type Ask = (kind: RequestUsage['kind'], request: CompletionRequest) => Promise<Completion>;
 
 interface TurnReply {
   content: string;
@@ -58,6 +60,12 @@ export function createAgentTurn(deps: { model: ModelClient; paths: MissionPaths;
     const session = await requireSession<TurnResult>(file);
     const recorded = session.turns[String(input.turn)];
     if (recorded) return recorded;
+    /** Every model call of the turn, its token counts logged in the session (marked when estimated). */
+    const ask = async (kind: RequestUsage['kind'], request: CompletionRequest): Promise<Completion> => {
+      const reply = await model.complete(request);
+      (session.requests ??= []).push({ turn: input.turn, kind, prompt: reply.tokens.prompt, completion: reply.tokens.completion, ...(reply.estimated ? { estimated: true as const } : {}) });
+      return reply;
+    };
 
     const modelName = input.model ?? model.defaultModel;
     session.window ??= contextWindowFor(modelName, { ...deps.contextWindows, ...input.contextWindows });
@@ -65,7 +73,7 @@ export function createAgentTurn(deps: { model: ModelClient; paths: MissionPaths;
     let reply: TurnReply | undefined;
     for (let attempt = 0; !reply; attempt++) {
       if (attempt > 0 || estimateTokens(session.messages, TOOL_DEFINITIONS) > session.window * COMPACT_AT_SHARE) {
-        const spent = await compact(session, input, attempt);
+        const spent = await compact(session, input, attempt, ask);
         if (!spent && attempt > 0) throw cannotContinue(input, session, 'there are no older turns left to compact');
         if (spent) {
           tokens = addTokens(tokens, spent);
@@ -74,7 +82,7 @@ export function createAgentTurn(deps: { model: ModelClient; paths: MissionPaths;
         }
       }
       try {
-        reply = await completeTurn(session.messages, input);
+        reply = await completeTurn(session.messages, input, ask);
       } catch (err) {
         if (failureType(err) !== 'MODEL_CONTEXT_EXCEEDED') throw err;
         if (attempt >= MAX_OVERFLOW_RETRIES) throw cannotContinue(input, session, (err as Error).message);
@@ -102,9 +110,9 @@ export function createAgentTurn(deps: { model: ModelClient; paths: MissionPaths;
   }
 
   /** Asks the model; a reply cut at the output limit is continued, and a tool call written as JSON text becomes a tool call. */
-  async function completeTurn(messages: ChatCompletionMessageParam[], input: AgentTurnInput): Promise<TurnReply> {
+  async function completeTurn(messages: ChatCompletionMessageParam[], input: AgentTurnInput, log: Ask): Promise<TurnReply> {
     const ask = (extra: ChatCompletionMessageParam[]) =>
-      model.complete({ model: input.model, messages: [...messages, ...extra], tools: TOOL_DEFINITIONS, tool_choice: 'auto' });
+      log(extra.length ? 'continue' : 'turn', { model: input.model, messages: [...messages, ...extra], tools: TOOL_DEFINITIONS, tool_choice: 'auto' });
     let reply = await ask([]);
     let tokens = reply.tokens;
     let content = reply.message.content ?? '';
@@ -128,7 +136,7 @@ export function createAgentTurn(deps: { model: ModelClient; paths: MissionPaths;
    * Replaces the older turns by a model-written summary. Each retry after an overflow keeps fewer turns
    * verbatim; when no turn is left to summarise, long tool answers are clipped. Undefined: nothing could shrink.
    */
-  async function compact(session: Session<TurnResult>, input: AgentTurnInput, attempt: number): Promise<TokenUsage | undefined> {
+  async function compact(session: Session<TurnResult>, input: AgentTurnInput, attempt: number, ask: Ask): Promise<TokenUsage | undefined> {
     const window = session.window!;
     let split;
     for (let keep = Math.max(1, KEEP_TURNS - attempt); keep >= 1 && !split; keep--) split = splitForCompaction(session.messages, keep);
@@ -141,7 +149,7 @@ export function createAgentTurn(deps: { model: ModelClient; paths: MissionPaths;
     let summary: string;
     let spent = ZERO_TOKENS;
     try {
-      const reply = await model.complete({ model: input.model, messages: compactionRequest(input.session.name, split.head, split.older, window) });
+      const reply = await ask('compact', { model: input.model, messages: compactionRequest(input.session.name, split.head, split.older, window) });
       summary = reply.message.content ?? '';
       spent = reply.tokens;
     } catch (err) {

@@ -22,6 +22,16 @@ export interface Session<T = unknown> {
   files?: string[];
   /** Tokens spent on compaction for a turn not recorded yet (a retried turn must still count them once). */
   pendingTokens?: TokenUsage;
+  /** Token counts of each model request: the server's usage, or Mission's estimate when it sent none (`estimated`). */
+  requests?: RequestUsage[];
+}
+
+export interface RequestUsage {
+  turn: number;
+  kind: 'turn' | 'continue' | 'compact';
+  prompt: number;
+  completion: number;
+  estimated?: true;
 }
 
 export async function loadSession<T = TurnResult>(file: string): Promise<Session<T> | undefined> {
