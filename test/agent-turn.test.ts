@@ -80,6 +80,20 @@ describe('tool calls written as JSON text', () => {
     expect(sent[3]).toMatchObject({ role: 'tool', tool_call_id: 'text_1_0', content: expect.stringMatching(/wrote|ok/i) });
   });
 
+  it('empty or repeated tool call ids (as some servers send) are replaced by unique ones', async () => {
+    server.script('feature f', [
+      tools({ ...call('write_file', { path: 'one.txt', content: '1' }), id: 'call_0' }),
+      tools({ ...call('write_file', { path: 'two.txt', content: '2' }), id: 'call_0' }, { ...call('write_file', { path: 'three.txt', content: '3' }), id: '' }),
+      finish(),
+    ]);
+    await step(1);
+    const second = await step(2);
+    expect(second.reply.toolCalls.map((c) => c.id)).toEqual(['call_2_0', 'call_2_1']);
+    await step(3);
+    expect(readFileSync(path.join(workdir, 'two.txt'), 'utf8')).toBe('2');
+    expect(readFileSync(path.join(workdir, 'three.txt'), 'utf8')).toBe('3');
+  });
+
   it('prose that is not a call of an offered tool stays text and the agent is nudged', async () => {
     server.script('feature f', [{ content: '{"name": "rm_rf", "arguments": {}}' }]);
     const { reply } = await step(1);

@@ -10,8 +10,8 @@ import {
 } from '../src/activities/context-window';
 import { cutOutput, outputLimitChars, savedOutputRead } from '../src/activities/tool-output';
 import { parseTextToolCalls } from '../src/activities/text-tool-calls';
-import { planJsonSchema } from '../src/activities/plan-format';
-import { MISSION_FATAL } from '../src/api/errors';
+import { nextFormat, planJsonSchema } from '../src/activities/plan-format';
+import { MISSION_FATAL, missionFailure } from '../src/api/errors';
 
 const TOOLS = ['read_file', 'write_file', 'edit_file', 'list_files', 'search', 'run_command', 'finish'];
 
@@ -151,6 +151,19 @@ describe('tool calls written as text', () => {
     expect(parseTextToolCalls('The config is {"name": "app"}.', TOOLS)).toEqual([]);
     expect(parseTextToolCalls('All done, the tests pass.', TOOLS)).toEqual([]);
     expect(parseTextToolCalls('```json\n{"name": "read_file", "arguments": {"path": \n```', TOOLS)).toEqual([]);
+  });
+});
+
+describe('plan format probe', () => {
+  const rejected = (message: string) => missionFailure('MODEL_BAD_REQUEST', message);
+  it('steps down only on errors about the response format', () => {
+    expect(nextFormat(rejected("Invalid schema for response_format 'mission_plan': 'maxItems' is not permitted"), 'json_schema')).toBe('json_schema_nolimits');
+    expect(nextFormat(rejected("response_format: type 'json_schema' is not supported"), 'json_schema')).toBe('json_object');
+    expect(nextFormat(rejected("response_format: type 'json_schema' is not supported"), 'json_schema_nolimits')).toBe('json_object');
+    expect(nextFormat(rejected("'response_format' of type 'json_object' is not supported with this model"), 'json_object')).toBe('text');
+    expect(nextFormat(rejected('bad schema'), 'json_schema')).toBeUndefined();
+    expect(nextFormat(missionFailure('MODEL_AUTH', 'response_format'), 'json_schema')).toBeUndefined();
+    expect(nextFormat(rejected('response_format unsupported'), 'text')).toBeUndefined();
   });
 });
 

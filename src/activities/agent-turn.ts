@@ -93,6 +93,13 @@ export function createAgentTurn(deps: { model: ModelClient; paths: MissionPaths;
       }
     }
 
+    // Some servers send empty or repeated call ids ("call_0" every turn); ours must be unique in the conversation.
+    const seen = new Set<string>();
+    reply.calls = reply.calls.map((c, i) => {
+      const id = !c.id || seen.has(c.id) || session.tools[c.id] ? `call_${input.turn}_${i}` : c.id;
+      seen.add(id);
+      return id === c.id ? c : { ...c, id };
+    });
     const assistant: ChatCompletionAssistantMessageParam = { role: 'assistant', content: reply.calls.length && !reply.content ? null : reply.content };
     if (reply.calls.length) assistant.tool_calls = reply.calls.map((c) => ({ id: c.id, type: 'function', function: c.function }));
     session.messages.push(assistant);
