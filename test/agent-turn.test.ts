@@ -190,6 +190,29 @@ describe('conversations that fit', () => {
     expect(saved.compactions).toBe(compactions.length);
   });
 
+  it('a turn retried after its compaction was saved does not summarise again, and counts the summary once', async () => {
+    const file = paths.sessionFile('k', 'f');
+    const long = await requireSession(file);
+    for (let i = 0; i < 6; i++) {
+      long.messages.push({ role: 'assistant', content: null, tool_calls: [{ id: `c${i}`, type: 'function', function: { name: 'read_file', arguments: '{"path":"big.txt"}' } }] });
+      long.messages.push({ role: 'tool', tool_call_id: `c${i}`, content: 'y'.repeat(1600) });
+    }
+    await saveSession(file, long);
+    server.scriptPrefix('compact', { content: 'Done: read big.txt six times.' });
+    server.script('feature f', [{ status: 503, message: 'overloaded' }, finish()]);
+    const input = { session, turn: 1, contextWindows: { 'test-model': 3000 } };
+    await expect(llm.agentTurn(input)).rejects.toMatchObject({ type: 'MODEL_UNAVAILABLE' });
+    const result = await llm.agentTurn(input); // Temporal's retry of the activity
+    expect(result.toolCalls.map((c) => c.name)).toEqual(['finish']);
+    expect(server.requestsFor('compact f')).toHaveLength(1);
+    const paid = server.requests.filter((r) => r.status === 200).reduce((n, r) => n + r.usage!.total_tokens, 0);
+    expect(result.tokens.total).toBe(paid);
+    const saved = await requireSession(file);
+    expect(saved.compactions).toBe(1);
+    expect(saved.pendingTokens).toBeUndefined();
+    expect(saved.requests?.map((r) => r.kind)).toEqual(['compact', 'turn']);
+  });
+
   it('an agent whose task alone does not fit ends with MODEL_CONTEXT_EXCEEDED (not mission-fatal), after no compaction was possible', async () => {
     server.contextWindow = 5;
     const f = await failureOf(llm.agentTurn({ session, turn: 1 }));
