@@ -3,11 +3,12 @@ import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import OpenAI from 'openai';
 import { createAgentActivities } from '../src/activities/agent';
+import { saveContext } from '../src/activities/context';
 import { createLlmActivities } from '../src/activities/llm';
 import { ModelClient } from '../src/activities/model';
 import { MissionPaths } from '../src/activities/paths';
 import { newSession, requireSession, saveSession } from '../src/activities/session';
-import { ScriptedModelServer } from './support/model-server';
+import { promptTokens, ScriptedModelServer } from './support/model-server';
 import { tempDir } from './support/repo';
 import { call, finish, makePlan, planReply, tools } from './support/scripts';
 
@@ -219,6 +220,22 @@ describe('conversations that fit', () => {
     expect(f).toMatchObject({ type: 'MODEL_CONTEXT_EXCEEDED', nonRetryable: true });
     expect(f.message).toMatch(/agent f cannot continue.*This agent ends failed; the mission goes on/);
     expect(server.requests.every((r) => r.status === 400)).toBe(true);
+  });
+});
+
+describe('planning within a small window', () => {
+  it('a repository listing too long for the window is clipped, also after the server says it did not fit', async () => {
+    const files = Array.from({ length: 2000 }, (_, i) => `src/module-${i}/index.ts`);
+    await saveContext(paths.contextFile('k'), { repoName: 'big', baseBranch: 'main', baseCommit: 'abc', skills: [], files, fileCount: files.length });
+    server.contextWindow = 1500;
+    const plan = makePlan([{ id: 'm1', features: [{ id: 'a' }] }]);
+    server.script('plan', [planReply(plan)]);
+    const result = await llm.planTurn({ missionKey: 'k', turn: 1, prompt: 'Build it', limits });
+    expect(result.plan).toEqual(plan);
+    expect(server.requests.map((r) => r.status)).toEqual([400, 200]);
+    const sent = server.requests[1]!.body.messages;
+    expect(promptTokens(sent)).toBeLessThanOrEqual(1500);
+    expect(String(sent[1]!.content)).toMatch(/^Role: plan\nGoal:\nBuild it\n[\s\S]*characters left out to fit the model's context window/);
   });
 });
 

@@ -1,5 +1,5 @@
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import { compactedMessage, filesTouched, renderTranscript, splitForCompaction } from '../src/activities/compaction';
+import { compactedMessage, filesTouched, fitTask, renderTranscript, splitForCompaction } from '../src/activities/compaction';
 import {
   contextWindowFor,
   DEFAULT_CONTEXT_WINDOW,
@@ -102,6 +102,18 @@ describe('compaction', () => {
     expect(text).toMatch(/^\[Mission compacted this conversation \(2 times\): 4 earlier messages were replaced by the summary below/);
     expect(text).toContain('Did a and b.');
     expect(text).toContain('Files you have written or edited: src/a.js');
+  });
+
+  it('clips a task too long for the window, keeping its role line and its end, never below 1,000 characters', () => {
+    const task = `Role: feature f\nDo it.\n${'listing line\n'.repeat(2000)}The end.`;
+    const messages: ChatCompletionMessageParam[] = [{ role: 'system', content: 'sys' }, { role: 'user', content: task }];
+    const fitted = fitTask(messages, 2000);
+    const text = String(fitted[1]!.content);
+    expect(text.length).toBeLessThanOrEqual(2000 * 0.5 * 4 + 200);
+    expect(text).toMatch(/^Role: feature f\nDo it\.\n/);
+    expect(text).toMatch(/characters left out to fit the model's context window[\s\S]*The end\.$/);
+    expect(fitTask(messages, 100_000)).toBe(messages);
+    expect(String(fitTask(messages, 10)[1]!.content).length).toBeLessThan(1200);
   });
 
   it('renders older turns for the summariser within a budget, clipping tool results first', () => {

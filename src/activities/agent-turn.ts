@@ -12,6 +12,7 @@ import {
   compactedMessage,
   compactionRequest,
   filesTouched,
+  fitTask,
   KEEP_TURNS,
   renderTranscript,
   splitForCompaction,
@@ -145,11 +146,14 @@ export function createAgentTurn(deps: { model: ModelClient; paths: MissionPaths;
    */
   async function compact(session: Session<TurnResult>, input: AgentTurnInput, attempt: number, ask: Ask): Promise<TokenUsage | undefined> {
     const window = session.window!;
+    const fitted = fitTask(session.messages, window);
+    const taskClipped = fitted !== session.messages;
+    session.messages = fitted;
     let split;
     for (let keep = Math.max(1, KEEP_TURNS - attempt); keep >= 1 && !split; keep--) split = splitForCompaction(session.messages, keep);
     if (!split) {
       const clipped = clipToolAnswers(session.messages, Math.floor(outputLimitChars(window) / (attempt + 1)));
-      if (JSON.stringify(clipped).length >= JSON.stringify(session.messages).length) return undefined;
+      if (JSON.stringify(clipped).length >= JSON.stringify(session.messages).length) return taskClipped ? ZERO_TOKENS : undefined;
       session.messages = clipped;
       return ZERO_TOKENS;
     }

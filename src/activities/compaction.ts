@@ -136,6 +136,28 @@ export function compactedMessage(summary: string, replaced: number, files: strin
   };
 }
 
+/** A task is never clipped below this: shorter than that, it would not say what to do. */
+const MIN_TASK_CHARS = 1000;
+
+/**
+ * The task message (the first user message) clipped to half the window when it alone takes more: a large
+ * repository listing, AGENTS.md or skills must not stop a small model. Its start (the role line, the goal)
+ * and its end are kept, with a note of what was left out. Returns the same array when nothing changed.
+ */
+export function fitTask(messages: Message[], windowTokens: number): Message[] {
+  const index = messages.findIndex((m) => m.role === 'user');
+  const task = messages[index];
+  if (!task || typeof task.content !== 'string') return messages;
+  const headChars = messages.slice(0, index + 1).reduce((n, m) => n + messageText(m).length, 0);
+  const budget = Math.max(MIN_TASK_CHARS, Math.floor(windowTokens * TARGET_SHARE * CHARS_PER_TOKEN) - (headChars - task.content.length));
+  if (task.content.length <= budget) return messages;
+  const keepStart = Math.floor(budget * 0.75);
+  const keepEnd = Math.floor(budget * 0.2);
+  const left = task.content.length - keepStart - keepEnd;
+  const content = `${task.content.slice(0, keepStart)}\n…[${left} characters left out to fit the model's context window; read the repository's files for details]…\n${task.content.slice(-keepEnd)}`;
+  return messages.map((m, i) => (i === index ? { ...task, content } : m));
+}
+
 /** Long tool answers among the kept turns, clipped so a compacted conversation fits (the last resort). */
 export function clipToolAnswers(messages: Message[], maxChars: number): Message[] {
   return messages.map((m) => {

@@ -1,4 +1,4 @@
-import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import { failureType } from '../api/errors';
 import { describeIssues } from '../api/issues';
 import { Plan, checkPlan, type PlanLimits } from '../api/plan';
 import type { TokenUsage } from '../api/status';
@@ -8,7 +8,9 @@ import type { MissionPaths } from './paths';
 import { createAgentTurn } from './agent-turn';
 import { CapabilityStore, nextFormat, responseFormat, withSchemaHint, type PlanFormat } from './plan-format';
 import { planFixMessage, planMessages, planRevisionMessage } from './prompts';
-import { loadSession, newSession, saveSession } from './session';
+import { fitTask } from './compaction';
+import { contextWindowFor, estimateTokens, windowFromMessage } from './context-window';
+import { loadSession, newSession, saveSession, type Session } from './session';
 
 export interface PlanTurnInput {
   missionKey: string;
@@ -47,7 +49,8 @@ export function createLlmActivities(deps: { model: ModelClient; paths: MissionPa
       const text = input.followUp.kind === 'invalid' ? planFixMessage(input.followUp.errors) : planRevisionMessage(input.followUp.feedback);
       session.messages.push({ role: 'user', content: text });
     }
-    const reply = await completePlan(session.messages, input);
+    session.window ??= contextWindowFor(input.model ?? model.defaultModel, deps.contextWindows);
+    const reply = await completePlan(session, input);
     const content = reply.message.content ?? '';
     session.messages.push({ role: 'assistant', content });
     const result: PlanTurnResult = { ...parsePlan(content, reply.message.refusal, input.limits), tokens: reply.tokens };
@@ -56,15 +59,25 @@ export function createLlmActivities(deps: { model: ModelClient; paths: MissionPa
     return result;
   }
 
-  /** Asks for the plan in the best format this endpoint takes; a refused format is remembered and the next one tried. */
-  async function completePlan(messages: ChatCompletionMessageParam[], input: PlanTurnInput) {
+  /**
+   * Asks for the plan in the best format this endpoint takes; a refused format is remembered and the next one
+   * tried. A task too long for the model's window (a large repository listing) is clipped, also when the server
+   * says it did not fit.
+   */
+  async function completePlan(session: Session<PlanTurnResult>, input: PlanTurnInput) {
     const key = CapabilityStore.key(model.baseURL, input.model ?? model.defaultModel);
     let format: PlanFormat = (await capabilities.planFormat(key)) ?? 'json_schema';
-    for (;;) {
+    for (let overflows = 0; ; ) {
+      session.messages = fitTask(session.messages, session.window!);
       try {
         const response_format = responseFormat(format, input.limits);
-        return await model.complete({ model: input.model, messages: withSchemaHint(messages, format, input.limits), ...(response_format ? { response_format } : {}) });
+        return await model.complete({ model: input.model, messages: withSchemaHint(session.messages, format, input.limits), ...(response_format ? { response_format } : {}) });
       } catch (err) {
+        if (failureType(err) === 'MODEL_CONTEXT_EXCEEDED' && overflows++ < 2) {
+          const stated = windowFromMessage((err as Error).message);
+          session.window = Math.min(session.window!, stated ?? Math.floor(estimateTokens(session.messages) * 0.8));
+          continue;
+        }
         const next = nextFormat(err, format);
         if (!next) throw err;
         format = next;
