@@ -187,7 +187,9 @@ describe('conversations that fit', () => {
     expect(last[1]).toMatchObject({ role: 'user', content: 'Role: feature f\nWrite the files.' });
     expect(String(last[2]!.content)).toMatch(/^\[Mission compacted this conversation[\s\S]*Done: wrote notes.txt[\s\S]*Files you have written or edited: notes.txt/);
     const saved = await requireSession(paths.sessionFile('k', 'f'));
-    expect(saved.window).toBe(1400); // learned from the server's message
+    // Learned from the server's message, in Mission's estimate units (which count the tool definitions this server does not).
+    expect(saved.window).toBeGreaterThanOrEqual(1400);
+    expect(saved.window).toBeLessThan(2500);
     expect(saved.compactions).toBe(compactions.length);
   });
 

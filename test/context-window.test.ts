@@ -5,6 +5,7 @@ import {
   DEFAULT_CONTEXT_WINDOW,
   estimateTokens,
   isContextOverflow,
+  learnedWindow,
   parseContextWindowSetting,
   windowFromMessage,
 } from '../src/activities/context-window';
@@ -50,6 +51,14 @@ describe('context windows', () => {
     expect(windowFromMessage(llamacpp)).toBe(4096);
     expect(isContextOverflow(undefined, 'the input length exceeds the context length')).toBe(true);
     expect(isContextOverflow(undefined, "Invalid value for 'temperature'")).toBe(false);
+  });
+
+  it("keeps below the window a server states, scaled by how far Mission's estimate was from the server's count", () => {
+    const openai = "This model's maximum context length is 6000 tokens. However, your messages resulted in 8000 tokens.";
+    expect(learnedWindow(32_000, openai, 6000)).toBe(4500); // the server counts more than a token per four characters
+    expect(learnedWindow(32_000, 'request (5012 tokens) exceeds the available context size (4096 tokens)', 5012)).toBe(4096);
+    expect(learnedWindow(32_000, 'prompt too long', 10_000)).toBe(9000);
+    expect(learnedWindow(4000, openai, 12_000)).toBe(4000);
   });
 
   it('keeps only errors that fail every call mission-fatal', () => {

@@ -18,7 +18,7 @@ import {
   splitForCompaction,
   TARGET_SHARE,
 } from './compaction';
-import { contextWindowFor, estimateTokens, windowFromMessage } from './context-window';
+import { contextWindowFor, estimateTokens, learnedWindow } from './context-window';
 import type { MissionPaths } from './paths';
 import { NUDGE } from './prompts';
 import { requireSession, saveSession, type RequestUsage, type Session } from './session';
@@ -87,9 +87,8 @@ export function createAgentTurn(deps: { model: ModelClient; paths: MissionPaths;
       } catch (err) {
         if (failureType(err) !== 'MODEL_CONTEXT_EXCEEDED') throw err;
         if (attempt >= MAX_OVERFLOW_RETRIES) throw cannotContinue(input, session, (err as Error).message);
-        // The server knows the real window: take it from its message, else assume a bit less than what was sent.
-        const sent = estimateTokens(session.messages, TOOL_DEFINITIONS);
-        session.window = Math.min(session.window, windowFromMessage((err as Error).message) ?? Math.floor(sent * 0.9));
+        // The server knows the real window (and its own count): keep below it from now on.
+        session.window = learnedWindow(session.window, (err as Error).message, estimateTokens(session.messages, TOOL_DEFINITIONS));
         await saveSession(file, session);
       }
     }

@@ -104,3 +104,23 @@ export function windowFromMessage(message: string): number | undefined {
   const n = match ? Number(match[1]) : NaN;
   return Number.isFinite(n) && n > 0 ? n : undefined;
 }
+
+/** The token count a provider's overflow message says the request had ("resulted in 9000 tokens", "request (5012 tokens)"). */
+export function usedFromMessage(message: string): number | undefined {
+  const match = /resulted in (\d+) tokens/i.exec(message) ?? /you requested (\d+) tokens/i.exec(message) ?? /request \((\d+) tokens\)/i.exec(message);
+  const n = match ? Number(match[1]) : NaN;
+  return Number.isFinite(n) && n > 0 ? n : undefined;
+}
+
+/**
+ * The window to keep to after a request estimated at `sentEstimate` tokens was refused, in Mission's estimate
+ * units: the server's tokenizer may count more than a token per four characters (code often does), so the
+ * stated window is scaled by how far the estimate was off when the server says what it counted; otherwise it
+ * is at most a bit less than what was sent.
+ */
+export function learnedWindow(current: number, message: string, sentEstimate: number): number {
+  const stated = windowFromMessage(message);
+  const used = usedFromMessage(message);
+  const learned = stated && used ? Math.floor((stated * sentEstimate) / used) : Math.min(stated ?? Infinity, Math.floor(sentEstimate * 0.9));
+  return Math.max(256, Math.min(current, learned));
+}

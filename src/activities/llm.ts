@@ -9,7 +9,7 @@ import { createAgentTurn } from './agent-turn';
 import { CapabilityStore, nextFormat, responseFormat, withSchemaHint, type PlanFormat } from './plan-format';
 import { planFixMessage, planMessages, planRevisionMessage } from './prompts';
 import { fitTask } from './compaction';
-import { contextWindowFor, estimateTokens, windowFromMessage } from './context-window';
+import { contextWindowFor, estimateTokens, learnedWindow } from './context-window';
 import { loadSession, newSession, saveSession, type Session } from './session';
 
 export interface PlanTurnInput {
@@ -74,8 +74,7 @@ export function createLlmActivities(deps: { model: ModelClient; paths: MissionPa
         return await model.complete({ model: input.model, messages: withSchemaHint(session.messages, format, input.limits), ...(response_format ? { response_format } : {}) });
       } catch (err) {
         if (failureType(err) === 'MODEL_CONTEXT_EXCEEDED' && overflows++ < 2) {
-          const stated = windowFromMessage((err as Error).message);
-          session.window = Math.min(session.window!, stated ?? Math.floor(estimateTokens(session.messages) * 0.8));
+          session.window = learnedWindow(session.window!, (err as Error).message, estimateTokens(withSchemaHint(session.messages, format, input.limits)));
           continue;
         }
         const next = nextFormat(err, format);
