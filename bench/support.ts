@@ -88,6 +88,8 @@ export async function createBench(name: string, opts: BenchOptions = {}): Promis
   const taskQueue = `bench-${name}-${process.pid}-${Date.now().toString(36)}`;
   const model = await ScriptedModelServer.start({ latencyMs: opts.latencyMs ?? 0 });
   model.scriptPrefix('report', { content: 'Benchmark mission summary.' });
+  // Long benchmark conversations outgrow the 8k window assumed for the scripted model and are compacted.
+  model.scriptPrefix('compact', { content: 'Benchmark summary of the earlier turns.' });
   const home = opts.home ?? tempDir('mission-bench-home-');
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });

@@ -14,6 +14,8 @@ export const EnvConfig = z.object({
   MISSION_MODEL: z.string().min(1).default(DEFAULT_MODEL),
   MISSION_REPO: z.string().min(1).refine((p) => path.isAbsolute(p), 'must be an absolute path').optional(),
   MISSION_HOME: z.string().min(1).default(path.join(os.homedir(), '.mission')),
+  /** Context windows: `16384` for every model, or `model=tokens,...`; see src/activities/context-window.ts. */
+  MISSION_CONTEXT_WINDOW: z.string().min(1).optional(),
 });
 export type EnvConfig = z.infer<typeof EnvConfig>;
 

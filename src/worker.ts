@@ -2,6 +2,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import OpenAI from 'openai';
 import { createActivities, type Activities, type ActivityDeps } from './activities';
+import { parseContextWindowSetting } from './activities/context-window';
 import { loadEnvConfig, type EnvConfig } from './config';
 import { ensureSearchAttributes } from './search-attributes';
 import { workflowBundleOptions } from './workflow-bundle';
@@ -59,6 +60,7 @@ export function activityDeps(config: EnvConfig, env: NodeJS.ProcessEnv = process
     home: config.MISSION_HOME,
     defaultModel: config.MISSION_MODEL,
     defaultRepo: config.MISSION_REPO,
+    contextWindows: parseContextWindowSetting(config.MISSION_CONTEXT_WINDOW),
     toolEnv: env,
   };
 }

@@ -7,6 +7,7 @@ import { assertUnchanged, snapshotRepo } from './integrity';
 import type { MissionPaths } from './paths';
 import { agentMessages } from './prompts';
 import { loadSession, newSession, requireSession, saveSession } from './session';
+import { cutOutput, outputLimitChars, savedOutputName, savedOutputRead, saveOutput } from './tool-output';
 import { executeTool } from './tools';
 
 export interface RunToolInput {
@@ -43,13 +44,23 @@ export function createAgentActivities(deps: { paths: MissionPaths; toolEnv: Node
     // .git): each one is bracketed by snapshots of it, and one that changed it fails the agent (integrity.ts).
     const guard = call.function.name === 'run_command' && input.repo ? { repo: input.repo, workdir: input.workdir, missionKey: input.session.missionKey, branch: input.branch } : undefined;
     const before = guard && (await snapshotRepo(guard));
+    const outputs = paths.outputsDir(input.session.missionKey, input.session.name);
+    // read_file on an `@output/…` path pages through a saved output instead of the working tree.
+    const savedRead = savedOutputRead(call.function.name, call.function.arguments);
     const outcome = await executeTool(
-      { root: input.workdir, env: deps.toolEnv, signal: context?.cancellationSignal, onProgress: () => heartbeat(context) },
+      { root: savedRead ? outputs : input.workdir, env: deps.toolEnv, signal: context?.cancellationSignal, onProgress: () => heartbeat(context) },
       call.function.name,
-      call.function.arguments,
+      savedRead ?? call.function.arguments,
     );
     if (guard && before) assertUnchanged(guard.repo, before, await snapshotRepo(guard), `the agent's command (${outcome.label})`);
-    session.messages.push({ role: 'tool', tool_call_id: input.callId, content: outcome.output });
+    let content = outcome.output;
+    const limit = outputLimitChars(session.window);
+    if (content.length > limit) {
+      const name = savedOutputName(input.callId);
+      await saveOutput(outputs, name, content);
+      content = cutOutput(content, limit, name);
+    }
+    session.messages.push({ role: 'tool', tool_call_id: input.callId, content });
     const result: ToolRunResult = { ok: outcome.ok, label: outcome.label, ...(outcome.finish ? { finish: outcome.finish } : {}) };
     session.tools[input.callId] = result;
     await saveSession(file, session);

@@ -21,6 +21,8 @@ export interface ActivityDeps {
   defaultRepo?: string;
   /** Environment for commands agents run; secrets are scrubbed from it. */
   toolEnv?: NodeJS.ProcessEnv;
+  /** Context windows by model name, `*` for every model (MISSION_CONTEXT_WINDOW); known models and a conservative default otherwise. */
+  contextWindows?: Record<string, number>;
   /** MissionStatus/MissionRepo exist in the namespace, so missions may upsert them. */
   searchAttributes?: boolean;
 }
@@ -32,7 +34,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...heartbeating(createGitActivities({ paths, defaultRepo: deps.defaultRepo, searchAttributes: deps.searchAttributes ?? false })),
     ...heartbeating(createSetAsideActivities()),
-    ...createLlmActivities({ model, paths }),
+    ...createLlmActivities({ model, paths, contextWindows: deps.contextWindows }),
     ...createAgentActivities({ paths, toolEnv: scrubEnv(deps.toolEnv ?? process.env) }),
     ...heartbeating(createValidationActivities({ paths, env: deps.toolEnv })),
     ...createReportActivities({ model, paths }),

@@ -1,15 +1,16 @@
-import { z } from 'zod';
-import type { ChatCompletionAssistantMessageParam, ChatCompletionMessageFunctionToolCall } from 'openai/resources/chat/completions';
-import type { SessionRef, TurnResult } from '../api/agent';
+import { failureType } from '../api/errors';
 import { describeIssues } from '../api/issues';
 import { Plan, checkPlan, type PlanLimits } from '../api/plan';
 import type { TokenUsage } from '../api/status';
 import { loadContext } from './context';
 import type { ModelClient } from './model';
 import type { MissionPaths } from './paths';
-import { NUDGE, planFixMessage, planMessages, planRevisionMessage } from './prompts';
-import { loadSession, newSession, requireSession, saveSession } from './session';
-import { TOOL_DEFINITIONS, toolLabel } from './tools';
+import { createAgentTurn } from './agent-turn';
+import { CapabilityStore, nextFormat, responseFormat, withSchemaHint, type PlanFormat } from './plan-format';
+import { planFixMessage, planMessages, planRevisionMessage } from './prompts';
+import { fitTask } from './compaction';
+import { contextWindowFor, estimateTokens, learnedWindow } from './context-window';
+import { loadSession, newSession, saveSession, type Session } from './session';
 
 export interface PlanTurnInput {
   missionKey: string;
@@ -28,28 +29,13 @@ export interface PlanTurnResult {
   tokens: TokenUsage;
 }
 
-export interface AgentTurnInput {
-  session: SessionRef;
-  turn: number;
-  model?: string;
-}
+export type { AgentTurnInput } from './agent-turn';
+export { PLAN_JSON_SCHEMA } from './plan-format';
 
-/** JSON schema for `response_format`, without keywords strict structured outputs reject. */
-export const PLAN_JSON_SCHEMA = stripUnsupported(z.toJSONSchema(Plan, { target: 'draft-7' })) as Record<string, unknown>;
-
-function stripUnsupported(node: unknown): unknown {
-  if (Array.isArray(node)) return node.map(stripUnsupported);
-  if (!node || typeof node !== 'object') return node;
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(node)) {
-    if (key === '$schema' || key === 'minLength' || key === 'maxLength') continue;
-    out[key] = stripUnsupported(value);
-  }
-  return out;
-}
-
-export function createLlmActivities(deps: { model: ModelClient; paths: MissionPaths }) {
+export function createLlmActivities(deps: { model: ModelClient; paths: MissionPaths; contextWindows?: Record<string, number> }) {
   const { model, paths } = deps;
+  const capabilities = new CapabilityStore(paths.capabilitiesFile());
+  const agentTurn = createAgentTurn(deps);
 
   async function planTurn(input: PlanTurnInput): Promise<PlanTurnResult> {
     const file = paths.sessionFile(input.missionKey, 'plan');
@@ -63,11 +49,8 @@ export function createLlmActivities(deps: { model: ModelClient; paths: MissionPa
       const text = input.followUp.kind === 'invalid' ? planFixMessage(input.followUp.errors) : planRevisionMessage(input.followUp.feedback);
       session.messages.push({ role: 'user', content: text });
     }
-    const reply = await model.complete({
-      model: input.model,
-      messages: session.messages,
-      response_format: { type: 'json_schema', json_schema: { name: 'mission_plan', strict: true, schema: PLAN_JSON_SCHEMA } },
-    });
+    session.window ??= contextWindowFor(input.model ?? model.defaultModel, deps.contextWindows);
+    const reply = await completePlan(session, input);
     const content = reply.message.content ?? '';
     session.messages.push({ role: 'assistant', content });
     const result: PlanTurnResult = { ...parsePlan(content, reply.message.refusal, input.limits), tokens: reply.tokens };
@@ -76,27 +59,30 @@ export function createLlmActivities(deps: { model: ModelClient; paths: MissionPa
     return result;
   }
 
-  async function agentTurn(input: AgentTurnInput): Promise<TurnResult> {
-    const file = paths.sessionFile(input.session.missionKey, input.session.name);
-    const session = await requireSession<TurnResult>(file);
-    const recorded = session.turns[String(input.turn)];
-    if (recorded) return recorded;
-
-    const reply = await model.complete({ model: input.model, messages: session.messages, tools: TOOL_DEFINITIONS, tool_choice: 'auto' });
-    const calls = (reply.message.tool_calls ?? []).filter((c): c is ChatCompletionMessageFunctionToolCall => c.type === 'function');
-    const assistant: ChatCompletionAssistantMessageParam = { role: 'assistant', content: reply.message.content ?? null };
-    if (calls.length) assistant.tool_calls = calls.map((c) => ({ id: c.id, type: 'function', function: c.function }));
-    session.messages.push(assistant);
-    if (!calls.length) session.messages.push({ role: 'user', content: NUDGE });
-
-    const result: TurnResult = {
-      toolCalls: calls.map((c) => ({ id: c.id, name: c.function.name, label: toolLabel(c.function.name, c.function.arguments) })),
-      text: (reply.message.content ?? '').slice(0, 500),
-      tokens: reply.tokens,
-    };
-    session.turns[String(input.turn)] = result;
-    await saveSession(file, session);
-    return result;
+  /**
+   * Asks for the plan in the best format this endpoint takes; a refused format is remembered and the next one
+   * tried. A task too long for the model's window (a large repository listing) is clipped, also when the server
+   * says it did not fit.
+   */
+  async function completePlan(session: Session<PlanTurnResult>, input: PlanTurnInput) {
+    const key = CapabilityStore.key(model.baseURL, input.model ?? model.defaultModel);
+    let format: PlanFormat = (await capabilities.planFormat(key)) ?? 'json_schema';
+    for (let overflows = 0; ; ) {
+      session.messages = fitTask(session.messages, session.window!);
+      try {
+        const response_format = responseFormat(format, input.limits);
+        return await model.complete({ model: input.model, messages: withSchemaHint(session.messages, format, input.limits), ...(response_format ? { response_format } : {}) });
+      } catch (err) {
+        if (failureType(err) === 'MODEL_CONTEXT_EXCEEDED' && overflows++ < 2) {
+          session.window = learnedWindow(session.window!, (err as Error).message, estimateTokens(withSchemaHint(session.messages, format, input.limits)));
+          continue;
+        }
+        const next = nextFormat(err, format);
+        if (!next) throw err;
+        format = next;
+        await capabilities.remember(key, format);
+      }
+    }
   }
 
   return { planTurn, agentTurn };

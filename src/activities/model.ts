@@ -2,12 +2,17 @@ import OpenAI from 'openai';
 import type { ChatCompletionCreateParamsNonStreaming, ChatCompletionMessage } from 'openai/resources/chat/completions';
 import { missionFailure } from '../api/errors';
 import { whileHeartbeating } from './activity-context';
+import { estimateTextTokens, estimateTokens, isContextOverflow, messageText } from './context-window';
 import type { TokenUsage } from '../api/status';
 
 export interface Completion {
   message: ChatCompletionMessage;
   tokens: TokenUsage;
   model: string;
+  /** `length` when the reply was cut at the output limit. */
+  finishReason?: string;
+  /** True when the server sent no usage and the counts are Mission's estimate (a token per four characters). */
+  estimated: boolean;
 }
 
 export type CompletionRequest = Omit<ChatCompletionCreateParamsNonStreaming, 'model'> & { model?: string };
@@ -19,8 +24,13 @@ export type CompletionRequest = Omit<ChatCompletionCreateParamsNonStreaming, 'mo
 export class ModelClient {
   constructor(
     private readonly openai: OpenAI,
-    private readonly defaultModel: string,
+    readonly defaultModel: string,
   ) {}
+
+  /** The endpoint's address: model capabilities are remembered per endpoint and model. */
+  get baseURL(): string {
+    return this.openai.baseURL;
+  }
 
   async complete(request: CompletionRequest): Promise<Completion> {
     const model = request.model ?? this.defaultModel;
@@ -33,14 +43,15 @@ export class ModelClient {
     const message = completion.choices[0]?.message;
     if (!message) throw missionFailure('MODEL_UNAVAILABLE', `model "${model}" returned no choices; retrying`);
     const usage = completion.usage;
+    // Some local servers send no usage: an estimate keeps token budgets meaningful.
+    const prompt = usage?.prompt_tokens ?? estimateTokens(request.messages, request.tools);
+    const completionTokens = usage?.completion_tokens ?? estimateTextTokens(messageText(message));
     return {
       message,
       model,
-      tokens: {
-        prompt: usage?.prompt_tokens ?? 0,
-        completion: usage?.completion_tokens ?? 0,
-        total: usage?.total_tokens ?? (usage?.prompt_tokens ?? 0) + (usage?.completion_tokens ?? 0),
-      },
+      finishReason: completion.choices[0]?.finish_reason ?? undefined,
+      estimated: !usage,
+      tokens: { prompt, completion: completionTokens, total: usage?.total_tokens ?? prompt + completionTokens },
     };
   }
 }
@@ -64,6 +75,9 @@ export function toModelFailure(err: unknown, model: string, baseURL: string): Er
     return missionFailure('MODEL_UNAVAILABLE', `${where} is unavailable (HTTP ${status}): ${detail}; retrying`, {
       nextRetryDelayMs: retryAfterMs(err.headers),
     });
+  }
+  if (isContextOverflow(typeof err.code === 'string' ? err.code : undefined, err.message)) {
+    return missionFailure('MODEL_CONTEXT_EXCEEDED', `${where} could not take the conversation (HTTP ${status}): ${detail}`);
   }
   return missionFailure('MODEL_BAD_REQUEST', `${where} rejected the request (HTTP ${status}): ${detail}`);
 }

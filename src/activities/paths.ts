@@ -7,6 +7,8 @@ import path from 'node:path';
  *   <home>/missions/<key>/run.json            which run and repo own this mission
  *   <home>/missions/<key>/context.json        AGENTS.md and skills read at prepare
  *   <home>/missions/<key>/sessions/<name>.json model conversations (kept out of workflow history)
+ *   <home>/missions/<key>/outputs/<name>/      full text of tool outputs cut in a conversation
+ *   <home>/model-capabilities.json            what each endpoint+model was found to support (structured output)
  *   <home>/worktrees/<key>/                   the mission worktree (branch mission/<key>)
  *   <home>/worktrees/<key>-<featureId>/       feature worktrees (branch mission/<key>-<featureId>)
  *   <home>/reports/<key>.md                   mission reports
@@ -25,6 +27,12 @@ export class MissionPaths {
   }
   sessionFile(key: string, name: string): string {
     return path.join(this.missionDir(key), 'sessions', `${name}.json`);
+  }
+  outputsDir(key: string, name: string): string {
+    return path.join(this.missionDir(key), 'outputs', name);
+  }
+  capabilitiesFile(): string {
+    return path.join(this.home, 'model-capabilities.json');
   }
   missionWorktree(key: string): string {
     return path.join(this.home, 'worktrees', key);

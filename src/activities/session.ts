@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { missionFailure } from '../api/errors';
 import type { ToolRunResult, TurnResult } from '../api/agent';
+import type { TokenUsage } from '../api/status';
 
 /**
  * A model conversation stored on the worker's disk, never in workflow history.
@@ -14,6 +15,23 @@ export interface Session<T = unknown> {
   messages: ChatCompletionMessageParam[];
   turns: Record<string, T>;
   tools: Record<string, ToolRunResult>;
+  /** The context window (tokens) this conversation is kept within: configured or known, lowered when a server says less. */
+  window?: number;
+  /** How often older turns were compacted, and the files written or edited in the turns compacted away. */
+  compactions?: number;
+  files?: string[];
+  /** Tokens spent on compaction for a turn not recorded yet (a retried turn must still count them once). */
+  pendingTokens?: TokenUsage;
+  /** Token counts of each model request: the server's usage, or Mission's estimate when it sent none (`estimated`). */
+  requests?: RequestUsage[];
+}
+
+export interface RequestUsage {
+  turn: number;
+  kind: 'turn' | 'continue' | 'compact';
+  prompt: number;
+  completion: number;
+  estimated?: true;
 }
 
 export async function loadSession<T = TurnResult>(file: string): Promise<Session<T> | undefined> {

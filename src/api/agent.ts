@@ -43,6 +43,8 @@ export const FeatureInput = z.strictObject({
   /** Commit the work started from; commits after it belong to this task. */
   startCommit: z.string().min(1),
   model: z.string().optional(),
+  /** The input's `models.contextWindow`, when set. */
+  contextWindows: z.record(z.string(), z.number()).optional(),
   maxTurns: z.number().int().min(1),
   /** Commit the agent's work with this message; absent when the caller concludes (a merge in progress). */
   commitMessage: z.string().optional(),

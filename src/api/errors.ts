@@ -16,6 +16,7 @@ export const ERRORS = {
   MODEL_AUTH: 'user',
   MODEL_NOT_FOUND: 'user',
   MODEL_BAD_REQUEST: 'third-party',
+  MODEL_CONTEXT_EXCEEDED: 'third-party',
   MODEL_UNAVAILABLE: 'third-party',
   PLAN_INVALID: 'third-party',
   SESSION_CORRUPT: 'system',
@@ -27,8 +28,12 @@ export const ERRORS = {
 export type ErrorId = keyof typeof ERRORS;
 export type ErrorCategory = (typeof ERRORS)[ErrorId];
 
-/** Errors that the workflow treats as fatal for the whole mission (retrying other work would fail the same way). */
-export const MISSION_FATAL: readonly ErrorId[] = ['MODEL_AUTH', 'MODEL_NOT_FOUND', 'MODEL_BAD_REQUEST', 'INVALID_INPUT'];
+/**
+ * Errors that the workflow treats as fatal for the whole mission: every other call would fail the same way
+ * (a bad key, an unknown model). A rejected request (MODEL_BAD_REQUEST, MODEL_CONTEXT_EXCEEDED) is about one
+ * conversation, so it fails that agent and the mission goes on.
+ */
+export const MISSION_FATAL: readonly ErrorId[] = ['MODEL_AUTH', 'MODEL_NOT_FOUND', 'INVALID_INPUT'];
 
 
 export function missionFailure(id: ErrorId, message: string, opts: { details?: unknown; nextRetryDelayMs?: number } = {}): ApplicationFailure {

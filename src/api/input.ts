@@ -24,6 +24,10 @@ export const Models = z.strictObject({
   planner: z.string().trim().min(1).optional().describe('model that plans (default MISSION_MODEL)'),
   worker: z.string().trim().min(1).optional().describe('model of the feature agents'),
   validator: z.string().trim().min(1).optional().describe('model of the repair and report steps'),
+  contextWindow: z
+    .record(z.string().trim().min(1), int(256, 100_000_000))
+    .optional()
+    .describe('context window in tokens by model name, e.g. {"qwen2.5-coder:1.5b": 4096}; default: known models, else 8192'),
 });
 export type Models = z.infer<typeof Models>;
 

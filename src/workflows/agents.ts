@@ -41,6 +41,7 @@ export async function runAgent(ctx: MissionContext, task: AgentTask, place: Agen
     ...place,
     model: task.role === 'repair' ? (ctx.input.models.validator ?? ctx.input.models.worker) : ctx.input.models.worker,
     maxTurns: ctx.input.budget.maxTurnsPerFeature,
+    ...(ctx.input.models.contextWindow ? { contextWindows: ctx.input.models.contextWindow } : {}),
   };
   try {
     const result = await executeChild(agentWorkflow, {

@@ -51,7 +51,7 @@ async function runAgentLoop(raw: FeatureInput, spent: AgentSpent): Promise<Featu
     }
     turn += 1;
     setCurrentDetails(`${taskId}: turn ${turn} of at most ${input.maxTurns}, ${tokens.total} tokens so far`);
-    const reply = await turnModel.agentTurn.executeWithOptions({ summary: `llm: ${taskId} turn ${turn}` }, [{ session, turn, model: input.model }]);
+    const reply = await turnModel.agentTurn.executeWithOptions({ summary: `llm: ${taskId} turn ${turn}` }, [{ session, turn, model: input.model, ...(input.contextWindows ? { contextWindows: input.contextWindows } : {}) }]);
     tokens = addTokens(tokens, reply.tokens);
     Object.assign(spent, { tokens, turns: turn });
     // Every tool call gets its answer (the transcript must stay valid), finish included.

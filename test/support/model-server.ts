@@ -18,6 +18,10 @@ export interface ScriptedMessage {
   content?: string | null;
   toolCalls?: ScriptedToolCall[];
   usage?: { prompt_tokens: number; completion_tokens: number };
+  /** Answer without a usage object (as some local servers do). */
+  noUsage?: boolean;
+  /** Extra fields of the message, e.g. a reasoning model's `reasoning_content`. */
+  extra?: Record<string, unknown>;
   delayMs?: number;
   finishReason?: string;
 }
@@ -91,6 +95,14 @@ export class ScriptedModelServer {
   private readonly sockets = new Set<Socket>();
   private readonly server: http.Server;
 
+  /**
+   * Like a real server's context window: a request whose messages take more than this many tokens (a token per
+   * four characters of content and tool-call arguments, as Mission estimates) gets HTTP 400 context_length_exceeded.
+   */
+  contextWindow: number | undefined;
+  /** Like servers without structured outputs: a `response_format` of type json_schema gets HTTP 400. */
+  rejectJsonSchema = false;
+
   private constructor(private readonly latencyMs: number) {
     this.server = http.createServer((req, res) => void this.handle(req, res));
     this.server.on('connection', (socket) => {
@@ -145,6 +157,8 @@ export class ScriptedModelServer {
     this.prefixes.length = 0;
     this.requests.length = 0;
     this.failures.length = 0;
+    this.contextWindow = undefined;
+    this.rejectJsonSchema = false;
     return this;
   }
 
@@ -172,6 +186,8 @@ export class ScriptedModelServer {
     const record = this.record(body, req);
     const problem = requestProblem(record);
     if (problem) return this.reject(res, record, `scripted model: request #${record.seq}${record.role ? ` (${record.role})` : ''}: ${problem}`);
+    const refusal = this.refusal(record);
+    if (refusal) return this.answer(req, res, record, refusal);
     const scripted = this.next(record.role);
     if (!scripted) {
       return this.reject(res, record, `scripted model: no reply left for role "${record.role}" (request #${record.seq})`, 400, 'script_exhausted');
@@ -180,6 +196,22 @@ export class ScriptedModelServer {
     if (typeof reply === 'string') return this.reject(res, record, reply, 400, 'script_error');
     await delay(this.latencyMs + (reply.delayMs ?? 0));
     this.answer(req, res, record, reply);
+  }
+
+  /** What a server with a small window or without json_schema answers before any script runs. */
+  private refusal(record: RecordedRequest): ScriptedError | undefined {
+    if (this.rejectJsonSchema && record.body.response_format?.type === 'json_schema') {
+      return { status: 400, code: 'invalid_request_error', message: "response_format: type 'json_schema' is not supported by this server; use 'json_object' or 'text'" };
+    }
+    const tokens = promptTokens(record.body.messages);
+    if (this.contextWindow !== undefined && tokens > this.contextWindow) {
+      return {
+        status: 400,
+        code: 'context_length_exceeded',
+        message: `This model's maximum context length is ${this.contextWindow} tokens. However, your messages resulted in ${tokens} tokens. Please reduce the length of the messages.`,
+      };
+    }
+    return undefined;
   }
 
   private record(body: ChatRequestBody, req: http.IncomingMessage): RecordedRequest {
@@ -242,13 +274,19 @@ function completion(record: RecordedRequest, reply: ScriptedMessage): Record<str
     choices: [
       {
         index: 0,
-        message: { role: 'assistant', content, refusal: null, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) },
+        message: { role: 'assistant', content, refusal: null, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}), ...reply.extra },
         finish_reason: reply.finishReason ?? (toolCalls.length > 0 ? 'tool_calls' : 'stop'),
         logprobs: null,
       },
     ],
-    usage: record.usage,
+    ...(reply.noUsage ? {} : { usage: record.usage }),
   };
+}
+
+/** The window check's count: a token per four characters of content and tool-call arguments. */
+export function promptTokens(messages: ChatMessage[]): number {
+  const chars = messages.reduce((n, m) => n + textOf(m.content).length + (m.tool_calls ?? []).reduce((k, c) => k + c.function.name.length + c.function.arguments.length, 0), 0);
+  return Math.ceil(chars / 4);
 }
 
 function toolCall(call: ScriptedToolCall, defaultId: string): ChatToolCall {

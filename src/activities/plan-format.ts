@@ -1,0 +1,97 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import type { ResponseFormatJSONObject, ResponseFormatJSONSchema } from 'openai/resources/shared';
+import { z } from 'zod';
+import { failureType } from '../api/errors';
+import { Plan, type PlanLimits } from '../api/plan';
+
+/**
+ * How the planner asks for its JSON. Best first: a JSON schema with the plan's limits as `maxItems`
+ * (llama.cpp turns it into a grammar, so a 1.5B model cannot return two milestones against a limit of one),
+ * the schema without limits, `json_object` with the schema in the prompt, plain text. A server that
+ * rejects a format (HTTP 400 naming response_format, json_schema or the keyword) is asked with the next
+ * one, and the answer is remembered per endpoint and model, so later missions skip the failing call.
+ */
+export type PlanFormat = 'json_schema' | 'json_schema_nolimits' | 'json_object' | 'text';
+
+/** JSON schema for `response_format`, without keywords strict structured outputs reject. */
+export const PLAN_JSON_SCHEMA = stripUnsupported(z.toJSONSchema(Plan, { target: 'draft-7' })) as Record<string, unknown>;
+
+function stripUnsupported(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(stripUnsupported);
+  if (!node || typeof node !== 'object') return node;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(node)) {
+    if (key === '$schema' || key === 'minLength' || key === 'maxLength') continue;
+    out[key] = stripUnsupported(value);
+  }
+  return out;
+}
+
+/** The plan schema with the mission's limits: at least one and at most N milestones, likewise features. */
+export function planJsonSchema(limits: PlanLimits): Record<string, unknown> {
+  const schema = structuredClone(PLAN_JSON_SCHEMA) as { properties: { milestones: Record<string, unknown> & { items: { properties: { features: Record<string, unknown> } } } } };
+  const milestones = schema.properties.milestones;
+  Object.assign(milestones, { minItems: 1, maxItems: limits.maxMilestones });
+  Object.assign(milestones.items.properties.features, { minItems: 1, maxItems: limits.maxFeaturesPerMilestone });
+  return schema as unknown as Record<string, unknown>;
+}
+
+export function responseFormat(format: PlanFormat, limits: PlanLimits): ResponseFormatJSONSchema | ResponseFormatJSONObject | undefined {
+  if (format === 'json_schema' || format === 'json_schema_nolimits') {
+    const schema = format === 'json_schema' ? planJsonSchema(limits) : PLAN_JSON_SCHEMA;
+    return { type: 'json_schema', json_schema: { name: 'mission_plan', strict: true, schema } };
+  }
+  return format === 'json_object' ? { type: 'json_object' } : undefined;
+}
+
+/** Without a schema in response_format the model needs it in words (json_object also requires the word JSON). */
+export function withSchemaHint(messages: ChatCompletionMessageParam[], format: PlanFormat, limits: PlanLimits): ChatCompletionMessageParam[] {
+  if (format === 'json_schema' || format === 'json_schema_nolimits') return messages;
+  const hint = `Answer with one JSON object (no prose, no code fence) that matches this JSON schema:\n${JSON.stringify(planJsonSchema(limits))}`;
+  // Into the system message: some chat templates refuse a system message anywhere but first.
+  const [first, ...rest] = messages;
+  if (first?.role !== 'system' || typeof first.content !== 'string') return [{ role: 'system', content: hint }, ...messages];
+  return [{ role: 'system', content: `${first.content}\n\n${hint}` }, ...rest];
+}
+
+/** The format to try after `format` was refused with this error, or undefined when the error is not about the format. */
+export function nextFormat(err: unknown, format: PlanFormat): PlanFormat | undefined {
+  if (failureType(err) !== 'MODEL_BAD_REQUEST') return undefined;
+  const message = err instanceof Error ? err.message : String(err);
+  if (format === 'json_schema' && /maxItems|minItems/i.test(message)) return 'json_schema_nolimits';
+  if (!/response_format|json_schema|json_object|structured output|grammar/i.test(message)) return undefined;
+  if (format === 'json_schema' || format === 'json_schema_nolimits') return 'json_object';
+  return format === 'json_object' ? 'text' : undefined;
+}
+
+/** What each endpoint+model was found to support, in MISSION_HOME (shared by every mission of the worker). */
+export class CapabilityStore {
+  constructor(private readonly file: string) {}
+
+  static key(baseURL: string, model: string): string {
+    return `${baseURL.replace(/\/+$/, '')} ${model}`;
+  }
+
+  async planFormat(key: string): Promise<PlanFormat | undefined> {
+    return (await this.read())[key]?.planFormat;
+  }
+
+  async remember(key: string, planFormat: PlanFormat): Promise<void> {
+    const all = await this.read();
+    all[key] = { ...all[key], planFormat };
+    await fs.mkdir(path.dirname(this.file), { recursive: true });
+    const tmp = `${this.file}.${process.pid}.${Date.now()}.tmp`;
+    await fs.writeFile(tmp, JSON.stringify(all, null, 2));
+    await fs.rename(tmp, this.file);
+  }
+
+  private async read(): Promise<Record<string, { planFormat?: PlanFormat }>> {
+    try {
+      return JSON.parse(await fs.readFile(this.file, 'utf8')) as Record<string, { planFormat?: PlanFormat }>;
+    } catch {
+      return {}; // missing or unreadable: probe again
+    }
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * Small local models behind llama.cpp or Ollama often write a tool call as JSON in the message text
+ * instead of `tool_calls`: bare, in a ```json fence, or in Qwen's <tool_call> tags, shaped
+ * {"name", "arguments"}, {"tool", "parameters"}, {"function": {"name", "arguments"}}, or a list of them.
+ * When every call found names an offered tool, the text is taken as those calls; otherwise it stays text.
+ */
+
+export interface TextToolCall {
+  name: string;
+  /** JSON-encoded, as in `tool_calls[].function.arguments`. */
+  arguments: string;
+}
+
+export function parseTextToolCalls(content: string | null | undefined, offered: readonly string[]): TextToolCall[] {
+  if (!content?.trim()) return [];
+  for (const candidate of candidates(content)) {
+    let json: unknown;
+    try {
+      json = JSON.parse(candidate);
+    } catch {
+      continue;
+    }
+    const calls = (Array.isArray(json) ? json : [json]).map(asCall);
+    if (calls.length > 0 && calls.every((c): c is TextToolCall => c !== undefined && offered.includes(c.name))) return calls;
+  }
+  return [];
+}
+
+/** JSON texts worth trying, most specific first: tagged or fenced blocks, then the whole reply. */
+function candidates(content: string): string[] {
+  const out: string[] = [];
+  const tagged = [...content.matchAll(/<tool_call>\s*([\s\S]*?)\s*<\/tool_call>/g)].map((m) => m[1]!);
+  if (tagged.length === 1) out.push(tagged[0]!);
+  if (tagged.length > 1) out.push(`[${tagged.join(',')}]`);
+  const fenced = [...content.matchAll(/```(?:json|tool_call|tool)?\s*\n?([\s\S]*?)```/g)].map((m) => m[1]!.trim());
+  if (fenced.length === 1) out.push(fenced[0]!);
+  if (fenced.length > 1) out.push(`[${fenced.join(',')}]`);
+  const trimmed = content.trim();
+  if (/^[[{]/.test(trimmed)) out.push(trimmed);
+  // A sentence before the JSON ("I'll read the file: {...}"): from the first brace to the last.
+  const first = trimmed.search(/[[{]/);
+  const last = Math.max(trimmed.lastIndexOf('}'), trimmed.lastIndexOf(']'));
+  if (first > 0 && last > first) out.push(trimmed.slice(first, last + 1));
+  return out;
+}
+
+function asCall(value: unknown): TextToolCall | undefined {
+  if (!isObject(value)) return undefined;
+  const inner = isObject(value.function) ? value.function : value;
+  const name = [inner.name, value.tool, value.tool_name, value.function_name].find((n): n is string => typeof n === 'string' && n.length > 0);
+  if (!name) return undefined;
+  const args = inner.arguments ?? value.arguments ?? value.parameters ?? value.args ?? value.input ?? {};
+  if (typeof args === 'string') return { name, arguments: args };
+  return isObject(args) ? { name, arguments: JSON.stringify(args) } : undefined;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
