@@ -73,7 +73,8 @@ test('an agent that cannot continue within the window ends failed, and the missi
   const result = await handle.result();
   expect(result.outcome).not.toBe('failed');
   expect(treeAt(repo, result.branch!)).toMatchObject({ 'k.txt': 'k' });
-  const status = await h.waitFor(handle, (s) => s.phase === 'completed');
+  expect(result.outcome).toBe('completed-with-issues');
+  const status = await h.waitFor(handle, (s) => s.phase === 'completed-with-issues');
   const [g, k] = status.milestones[0]!.features;
   expect(g).toMatchObject({ id: 'g', state: 'failed', summary: expect.stringMatching(/agent g cannot continue.*context window/) });
   expect(k).toMatchObject({ id: 'k', state: 'done' });
