@@ -14,6 +14,9 @@ export const EnvConfig = z.object({
   MISSION_MODEL: z.string().min(1).default(DEFAULT_MODEL),
   MISSION_REPO: z.string().min(1).refine((p) => path.isAbsolute(p), 'must be an absolute path').optional(),
   MISSION_HOME: z.string().min(1).default(path.join(os.homedir(), '.mission')),
+  MISSION_SANDBOX: z.enum(['auto', 'bwrap', 'off'], 'must be auto, bwrap or off').default('auto'),
+  MISSION_BWRAP_PATH: z.string().min(1).refine((p) => path.isAbsolute(p), 'must be an absolute path').optional(),
+  MISSION_SANDBOX_NETWORK: z.enum(['allow', 'deny'], 'must be allow or deny').default('allow'),
 });
 export type EnvConfig = z.infer<typeof EnvConfig>;
 

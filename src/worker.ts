@@ -60,6 +60,7 @@ export function activityDeps(config: EnvConfig, env: NodeJS.ProcessEnv = process
     defaultModel: config.MISSION_MODEL,
     defaultRepo: config.MISSION_REPO,
     toolEnv: env,
+    sandbox: { mode: config.MISSION_SANDBOX, bwrapPath: config.MISSION_BWRAP_PATH, allowNetwork: config.MISSION_SANDBOX_NETWORK === 'allow' },
   };
 }
 

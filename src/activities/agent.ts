@@ -6,15 +6,18 @@ import { loadContext } from './context';
 import type { MissionPaths } from './paths';
 import { agentMessages } from './prompts';
 import { loadSession, newSession, requireSession, saveSession } from './session';
+import type { Sandbox } from './sandbox';
 import { executeTool } from './tools';
 
 export interface RunToolInput {
   session: SessionRef;
   callId: string;
   workdir: string;
+  /** The mission's sandbox settings (absent in histories recorded before there was a sandbox: network off). */
+  sandbox?: { network: boolean; env: string[] };
 }
 
-export function createAgentActivities(deps: { paths: MissionPaths; toolEnv: NodeJS.ProcessEnv }) {
+export function createAgentActivities(deps: { paths: MissionPaths; sandbox: Sandbox }) {
   const { paths } = deps;
 
   /** Writes the agent's opening messages once; a retry finds them and does nothing. */
@@ -36,12 +39,24 @@ export function createAgentActivities(deps: { paths: MissionPaths; toolEnv: Node
     if (!call) throw missionFailure('SESSION_CORRUPT', `tool call ${input.callId} is not in conversation ${input.session.name}`);
     const context = activityContext();
     const outcome = await executeTool(
-      { root: input.workdir, env: deps.toolEnv, signal: context?.cancellationSignal, onProgress: () => heartbeat(context) },
+      {
+        root: input.workdir,
+        sandbox: deps.sandbox,
+        network: input.sandbox?.network ?? false,
+        envNames: input.sandbox?.env,
+        signal: context?.cancellationSignal,
+        onProgress: () => heartbeat(context),
+      },
       call.function.name,
       call.function.arguments,
     );
     session.messages.push({ role: 'tool', tool_call_id: input.callId, content: outcome.output });
-    const result: ToolRunResult = { ok: outcome.ok, label: outcome.label, ...(outcome.finish ? { finish: outcome.finish } : {}) };
+    const result: ToolRunResult = {
+      ok: outcome.ok,
+      label: outcome.label,
+      ...(outcome.finish ? { finish: outcome.finish } : {}),
+      ...(outcome.refused ? { refused: outcome.refused } : {}),
+    };
     session.tools[input.callId] = result;
     await saveSession(file, session);
     return result;

@@ -6,6 +6,8 @@ import { createLlmActivities } from './llm';
 import { ModelClient } from './model';
 import { MissionPaths } from './paths';
 import { createReportActivities } from './report';
+import type { SandboxInfo } from '../api/status';
+import { repoEnvNames, Sandbox, type SandboxSettings } from './sandbox';
 import { scrubEnv } from './tools';
 import { createValidationActivities } from './validate';
 
@@ -17,8 +19,10 @@ export interface ActivityDeps {
   defaultModel: string;
   /** Repository for missions started without `repo` (MISSION_REPO). */
   defaultRepo?: string;
-  /** Environment for commands agents run; secrets are scrubbed from it. */
+  /** Where commands' allowlisted variables come from; secrets are scrubbed from it first. */
   toolEnv?: NodeJS.ProcessEnv;
+  /** MISSION_SANDBOX, MISSION_BWRAP_PATH, MISSION_SANDBOX_NETWORK (default: auto, bwrap on PATH, network allowed). */
+  sandbox?: Omit<SandboxSettings, 'missionHome' | 'env'>;
   /** MissionStatus/MissionRepo exist in the namespace, so missions may upsert them. */
   searchAttributes?: boolean;
 }
@@ -27,11 +31,21 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   const paths = new MissionPaths(deps.home);
   const model = new ModelClient(deps.openai, deps.defaultModel);
+  const sandbox = new Sandbox({ ...deps.sandbox, missionHome: deps.home, env: scrubEnv(deps.toolEnv ?? process.env) });
+  const git = heartbeating(createGitActivities({ paths, defaultRepo: deps.defaultRepo, searchAttributes: deps.searchAttributes ?? false }));
   return {
-    ...heartbeating(createGitActivities({ paths, defaultRepo: deps.defaultRepo, searchAttributes: deps.searchAttributes ?? false })),
+    ...git,
+    /** Prepare fails before touching git when this worker has no sandbox (and did not opt out). */
+    async prepareMission(input: Parameters<typeof git.prepareMission>[0] & { sandbox?: { network: boolean } }) {
+      const { sandbox: wanted, ...rest } = input;
+      const checked = sandbox.require({ network: wanted?.network ?? false, env: [] });
+      const prep = await git.prepareMission(rest);
+      const info: SandboxInfo = { ...checked, env: await repoEnvNames(prep.repo, prep.baseCommit) };
+      return { ...prep, sandbox: info };
+    },
     ...createLlmActivities({ model, paths }),
-    ...createAgentActivities({ paths, toolEnv: scrubEnv(deps.toolEnv ?? process.env) }),
-    ...heartbeating(createValidationActivities({ paths, env: deps.toolEnv })),
+    ...createAgentActivities({ paths, sandbox }),
+    ...heartbeating(createValidationActivities({ paths, sandbox })),
     ...createReportActivities({ model, paths }),
   };
 }

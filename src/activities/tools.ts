@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
+import { ApplicationFailure } from '@temporalio/common';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { ChatCompletionFunctionTool } from 'openai/resources/chat/completions';
 import { z } from 'zod';
 import { describeIssues } from '../api/issues';
-import { runShell, scrubEnv } from './shell';
+import { Sandbox } from './sandbox';
 
 export { runShell, scrubEnv, type ShellResult } from './shell';
 
@@ -55,7 +56,14 @@ export const TOOL_DEFINITIONS: ChatCompletionFunctionTool[] = TOOL_NAMES.map((na
 
 export interface ToolContext {
   root: string;
+  /** Where run_command's allowlisted variables come from (default: the worker's environment). */
   env?: NodeJS.ProcessEnv;
+  /** The worker's sandbox; default: bubblewrap (or sandbox-exec on macOS) hiding nothing beyond HOME. */
+  sandbox?: Sandbox;
+  /** Whether run_command may use the network (the mission's `sandbox.network`). */
+  network?: boolean;
+  /** Variable names the repository's .mission/config.json adds to the allowlist. */
+  envNames?: readonly string[];
   defaultTimeoutSec?: number;
   maxTimeoutSec?: number;
   maxOutputChars?: number;
@@ -68,6 +76,8 @@ export interface ToolOutcome {
   output: string;
   label: string;
   finish?: { status: 'done' | 'blocked'; summary: string };
+  /** Set when the action was refused for safety (a tool's check, or the sandbox stopping the command). */
+  refused?: string;
 }
 
 /** A refusal the model should read and act on. */
@@ -95,6 +105,8 @@ export async function executeTool(ctx: ToolContext, name: string, rawArguments: 
     return { ok: true, label, ...(await IMPLEMENTATIONS[name as ToolName](ctx, parsed.data as never)) };
   } catch (err) {
     if (err instanceof ToolError) return fail(err.message);
+    // Our own failures (no sandbox on this worker) are the worker's problem, not the model's.
+    if (err instanceof ApplicationFailure) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return fail(`no such file or folder (${(err as Error).message.split(', ').pop()}); check the path with list_files`);
     if (code === 'EISDIR') return fail('that path is a folder; use list_files to see what is in it');
@@ -167,16 +179,20 @@ const IMPLEMENTATIONS: { [K in ToolName]: Impl<K> } = {
   },
   async run_command(ctx, args) {
     const timeoutSec = Math.min(args.timeoutSec ?? ctx.defaultTimeoutSec ?? 120, ctx.maxTimeoutSec ?? 1800);
-    const result = await runShell(args.command, {
-      cwd: ctx.root,
+    const sandbox = ctx.sandbox ?? new Sandbox({ env: ctx.env });
+    const result = await sandbox.run({
+      command: args.command,
+      workdir: ctx.root,
+      network: ctx.network ?? false,
+      envNames: ctx.envNames,
       timeoutSec,
-      env: scrubEnv(ctx.env ?? process.env),
       maxOutputChars: ctx.maxOutputChars,
       signal: ctx.signal,
       onProgress: ctx.onProgress,
     });
     const head = result.timedOut ? `timed out after ${timeoutSec}s (process group killed)` : `exit code: ${result.exitCode ?? `killed by ${result.signal}`}`;
-    return { output: `${head}${result.truncated ? ' (output truncated to its tail)' : ''}\n${result.output}` };
+    const output = `${head}${result.truncated ? ' (output truncated to its tail)' : ''}\n${result.output}`;
+    return { output, ...(result.refused ? { refused: `run_command: ${result.refused}` } : {}) };
   },
   async finish(_ctx, args) {
     return { output: `finished: ${args.status}`, finish: { status: args.status, summary: args.summary } };

@@ -13,6 +13,7 @@ export const ERRORS = {
   REPO_NOT_GIT: 'user',
   BASE_BRANCH_NOT_FOUND: 'user',
   MISSION_BRANCH_CONFLICT: 'user',
+  SANDBOX_UNAVAILABLE: 'user',
   MODEL_AUTH: 'user',
   MODEL_NOT_FOUND: 'user',
   MODEL_BAD_REQUEST: 'third-party',
@@ -26,7 +27,7 @@ export type ErrorId = keyof typeof ERRORS;
 export type ErrorCategory = (typeof ERRORS)[ErrorId];
 
 /** Errors that the workflow treats as fatal for the whole mission (retrying other work would fail the same way). */
-export const MISSION_FATAL: readonly ErrorId[] = ['MODEL_AUTH', 'MODEL_NOT_FOUND', 'MODEL_BAD_REQUEST', 'INVALID_INPUT'];
+export const MISSION_FATAL: readonly ErrorId[] = ['MODEL_AUTH', 'MODEL_NOT_FOUND', 'MODEL_BAD_REQUEST', 'INVALID_INPUT', 'SANDBOX_UNAVAILABLE'];
 
 
 export function missionFailure(id: ErrorId, message: string, opts: { details?: unknown; nextRetryDelayMs?: number } = {}): ApplicationFailure {

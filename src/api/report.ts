@@ -1,5 +1,5 @@
 import type { Plan } from './plan';
-import type { AgentRole, MilestoneStatus, MissionStatus, TokenUsage } from './status';
+import type { AgentRole, MilestoneStatus, MissionStatus, RefusedActions, SandboxInfo, TokenUsage } from './status';
 
 export const REPORT_SCHEMA_VERSION = 1;
 
@@ -37,6 +37,9 @@ export interface MissionReport {
   error?: { type?: string; message: string };
   narrative?: string;
   reportPath?: string;
+  /** Which sandbox the commands ran in; absent for missions from before there was one. */
+  sandbox?: SandboxInfo;
+  refused?: RefusedActions;
 }
 
 /** The facts of a report, from the mission's status (pure: used inside the workflow). */
@@ -65,6 +68,8 @@ export function reportFromStatus(status: MissionStatus, outcome: Outcome, finish
     finishedAt,
     durationMs: Date.parse(finishedAt) - Date.parse(status.startedAt),
     ...(status.error ? { error: status.error } : {}),
+    ...(status.sandbox ? { sandbox: status.sandbox } : {}),
+    ...(status.refused ? { refused: status.refused } : {}),
     ...extra,
   };
 }
@@ -83,6 +88,12 @@ function unresolvedOf(milestones: MilestoneStatus[]): Unresolved[] {
     }
   }
   return out;
+}
+
+/** "bwrap, network off", or the loud line of an opted-out worker. */
+export function describeSandbox(s: SandboxInfo): string {
+  if (s.backend === 'off') return `**OFF** (opted out with MISSION_SANDBOX=off): commands ran with the worker user's full access`;
+  return `${s.backend}, network ${s.network ? 'on' : 'off'} for agent commands (dependency installs: on)${s.env.length ? `; extra variables: ${s.env.join(', ')}` : ''}`;
 }
 
 const short = (sha?: string | null) => (sha ? sha.slice(0, 8) : '—');
@@ -109,6 +120,8 @@ export function renderReport(r: MissionReport): string {
     `- **Repository:** ${r.repo ?? '—'}`,
     `- **Duration:** ${formatDuration(r.durationMs)} (${r.startedAt} → ${r.finishedAt})`,
     `- **Tokens:** ${n(r.tokens.total)}${roles ? ` (${roles})` : ''}`,
+    ...(r.sandbox ? [`- **Sandbox:** ${describeSandbox(r.sandbox)}`] : []),
+    `- **Refused actions:** ${r.refused?.count ?? 0}`,
     '',
     '## Goal',
     '',
@@ -118,6 +131,10 @@ export function renderReport(r: MissionReport): string {
   if (r.narrative) lines.push('## Summary', '', r.narrative, '');
   lines.push('## Unresolved', '');
   lines.push(...(r.unresolved.length ? r.unresolved.map((u) => `- ${u.milestoneId} ${u.kind} **${u.name}**: ${u.detail}`) : ['Nothing unresolved.']), '');
+  if (r.refused?.count) {
+    lines.push('## Refused actions', '', `Agents attempted ${r.refused.count} action(s) that were refused; the last ${r.refused.last.length}:`, '');
+    lines.push(...r.refused.last.map((x) => `- ${x.taskId}: ${x.action.replace(/\s+/g, ' ')}`), '');
+  }
   if (r.milestones.length) lines.push('## Milestones', '');
   for (const m of r.milestones) lines.push(...milestoneSection(m));
   if (r.commits.length) lines.push('## Commits', '', ...r.commits.map((c) => `- ${short(c.sha)} ${c.subject}`), '');
