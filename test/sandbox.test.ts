@@ -41,8 +41,10 @@ describe('the bubblewrap backend', () => {
     expect(after(args, '--bind')).toEqual(['/work/tree']);
     expect(after(args, '--tmpfs')).toEqual(['/tmp', '/dev/shm', '/run', '/root', '/work/repo', '/work/mission-home']);
     // Order matters: a later mount covers an earlier one.
-    expect(args.lastIndexOf('/work/repo')).toBeLessThan(args.indexOf('/work/repo/.git'));
+    expect(args.indexOf('/work/repo')).toBeLessThan(args.indexOf('/work/repo/.git'));
     expect(args.indexOf('/work/tree')).toBeLessThan(args.indexOf('/work/repo/.git'));
+    expect(after(args, '--remount-ro')).toEqual(['/root', '/work/repo', '/work/mission-home']);
+    expect(args.indexOf('--remount-ro')).toBeGreaterThan(args.indexOf('/work/repo/.git'));
     expect(args.slice(-4)).toEqual(['--dir', '/tmp/home', '--chdir', '/work/tree']);
   });
 

@@ -23,6 +23,9 @@ export function bwrapArgs(policy: SandboxPolicy, resolvConf = resolvConfTarget()
   for (const p of policy.readOnly) args.push('--ro-bind', p, p);
   // A hidden path inside a bound one (MISSION_HOME inside a working tree in a test) is covered again.
   for (const p of policy.hidden) if (bound.some((b) => b !== p && isInside(p, b))) args.push(...hide(p));
+  // Read-only last (not recursive: the binds inside stay as they are), so a write there fails loudly (EROFS)
+  // instead of vanishing into a throwaway tmpfs.
+  for (const p of policy.hidden) if (isDirectory(p)) args.push('--remount-ro', p);
   args.push('--dir', SANDBOX_HOME, '--chdir', policy.cwd);
   return args;
 }
