@@ -4,9 +4,7 @@ import { FINAL_PHASES, type MissionStatus, type Phase } from '../api/status';
 
 /** One line per milestone and feature: what `mission watch` prints when something changed. */
 export function progressLines(status: MissionStatus): string[] {
-  const sandbox = status.sandbox ? ` · sandbox ${status.sandbox.backend === 'off' ? 'OFF (opted out)' : `${status.sandbox.backend}, network ${status.sandbox.network ? 'on' : 'off'}`}` : '';
-  const refused = status.refused?.count ? ` · ${status.refused.count} refused` : '';
-  const lines = [`${status.missionId}: ${status.phase}${status.paused ? ' (paused)' : ''} · ${status.tokens.total} tokens${sandbox}${refused}`];
+  const lines = [`${status.missionId}: ${status.phase}${status.paused ? ' (paused)' : ''} · ${status.tokens.total} tokens`];
   for (const m of status.milestones) {
     lines.push(`  ${m.id} ${m.state}${m.validation ? ` · validation ${m.validation.status}` : ''}  ${m.title}`);
     for (const f of m.features) lines.push(`    ${f.id} ${f.state}${f.merge ? ` · ${f.merge.state}` : ''}${f.turns ? ` · ${f.turns} turns` : ''}`);
