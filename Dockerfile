@@ -8,9 +8,10 @@ COPY bin ./bin
 RUN npm ci --no-audit --no-fund
 
 FROM node:20-bookworm-slim
-# git for the missions' worktrees and commits; agents' commands often need a compiler and make too.
+# git for the missions' worktrees and commits; agents' commands often need a compiler and make too;
+# bubblewrap is the sandbox every agent and validation command runs in (see README, Security).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends git ca-certificates build-essential python3 \
+ && apt-get install -y --no-install-recommends git ca-certificates build-essential python3 bubblewrap \
  && rm -rf /var/lib/apt/lists/* \
  # Repositories are mounted from the host and owned by another user: let git work in them.
  && git config --system --add safe.directory '*'

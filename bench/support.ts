@@ -78,6 +78,8 @@ export interface BenchOptions {
   address?: string;
   /** MISSION_HOME of the worker (default: a new temporary folder). */
   home?: string;
+  /** The worker's sandbox setting (default: auto, as MISSION_SANDBOX). */
+  sandbox?: ActivityDeps['sandbox'];
 }
 
 export async function createBench(name: string, opts: BenchOptions = {}): Promise<Bench> {
@@ -104,6 +106,7 @@ export async function createBench(name: string, opts: BenchOptions = {}): Promis
       defaultModel: 'bench-model',
       toolEnv: { PATH: process.env.PATH, HOME: process.env.HOME },
       searchAttributes: await ensureSearchAttributes({ address }, 'default'),
+      ...(opts.sandbox ? { sandbox: opts.sandbox } : {}),
     };
     const w = await createMissionWorker({
       connection: nativeConnection,

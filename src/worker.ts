@@ -62,6 +62,7 @@ export function activityDeps(config: EnvConfig, env: NodeJS.ProcessEnv = process
     defaultRepo: config.MISSION_REPO,
     contextWindows: parseContextWindowSetting(config.MISSION_CONTEXT_WINDOW),
     toolEnv: env,
+    sandbox: { mode: config.MISSION_SANDBOX, bwrapPath: config.MISSION_BWRAP_PATH, allowNetwork: config.MISSION_SANDBOX_NETWORK === 'allow' },
   };
 }
 

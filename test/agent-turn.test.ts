@@ -3,6 +3,7 @@ import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import OpenAI from 'openai';
 import { createAgentActivities } from '../src/activities/agent';
+import { Sandbox } from '../src/activities/sandbox';
 import { saveContext } from '../src/activities/context';
 import { createLlmActivities } from '../src/activities/llm';
 import { ModelClient } from '../src/activities/model';
@@ -34,7 +35,7 @@ beforeEach(async () => {
   workdir = tempDir('mission-work-');
   const openai = new OpenAI({ baseURL: server.baseURL, apiKey: 'sk-test', maxRetries: 0 });
   llm = createLlmActivities({ model: new ModelClient(openai, 'test-model'), paths });
-  agent = createAgentActivities({ paths, toolEnv: { PATH: process.env.PATH } });
+  agent = createAgentActivities({ paths, sandbox: new Sandbox({ missionHome: paths.home, env: { PATH: process.env.PATH } }) });
   await saveSession(
     paths.sessionFile('k', 'f'),
     newSession([

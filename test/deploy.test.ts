@@ -11,6 +11,7 @@ interface Service {
   ports?: string[];
   environment?: Record<string, string | number>;
   volumes?: string[];
+  security_opt?: string[];
   depends_on?: Record<string, unknown> | string[];
 }
 
@@ -46,5 +47,11 @@ describe('docker-compose.yml (it cannot start here: no Docker engine; its shape 
     expect(dockerfile).toMatch(/COPY --from=build \/app\/dist \.\/dist/);
     expect(dockerfile).toMatch(/git config --system --add safe.directory '\*'/);
     expect(dockerfile).toMatch(/ENTRYPOINT \["node", "bin\/mission.js"\]\nCMD \["worker"\]/);
+  });
+
+  it('gives the worker bubblewrap and lets it create the sandbox\'s namespaces', () => {
+    expect(readFileSync(path.join(root, 'Dockerfile'), 'utf8')).toMatch(/apt-get install -y --no-install-recommends [^\n]*\bbubblewrap\b/);
+    expect(compose.services['mission-worker']!.security_opt).toEqual(['seccomp=unconfined', 'apparmor=unconfined']);
+    expect(readFileSync(path.join(root, '.ci', 'run'), 'utf8')).toMatch(/apt-get install [^\n]*bubblewrap/);
   });
 });

@@ -19,9 +19,16 @@ describe('mission input', () => {
           models: {},
           validation: {},
           budget: { maxTurnsPerFeature: 40 },
+          sandbox: { network: false },
         },
       });
     }
+  });
+
+  it('takes sandbox.network strictly: a boolean, no other fields', () => {
+    expect(parseMissionInput({ sandbox: { network: true } })).toMatchObject({ ok: true, value: { sandbox: { network: true } } });
+    expect(parseMissionInput({ sandbox: { network: 'yes' } })).toEqual({ ok: false, errors: ['sandbox.network: must be true or false'] });
+    expect(parseMissionInput({ sandbox: { netwrk: true } })).toMatchObject({ ok: false, errors: [expect.stringMatching(/^sandbox\.netwrk: unknown field \(did you mean "network"\?\)/)] });
   });
 
   it.each([

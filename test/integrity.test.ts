@@ -2,6 +2,7 @@ import { appendFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { createAgentActivities } from '../src/activities/agent';
+import { Sandbox } from '../src/activities/sandbox';
 import { createGitActivities } from '../src/activities/git';
 import { assertUnchanged, snapshotRepo, type SnapshotScope } from '../src/activities/integrity';
 import { MissionPaths } from '../src/activities/paths';
@@ -91,7 +92,7 @@ describe('the after-step check of the user repository', () => {
       return times.sort((a, b) => a - b)[Math.floor(n / 2)]!;
     };
     const snapshot = await median(20, () => snapshotRepo(scope));
-    const agent = createAgentActivities({ paths, toolEnv: { PATH: process.env.PATH } });
+    const agent = createAgentActivities({ paths, sandbox: new Sandbox({ missionHome: paths.home, env: { PATH: process.env.PATH } }) });
     const calls = Array.from({ length: 40 }, (_, i) => ({ id: `c${i}`, type: 'function' as const, function: { name: 'run_command', arguments: JSON.stringify({ command: 'true' }) } }));
     await saveSession(paths.sessionFile('tamper', 'cost'), newSession([{ role: 'user', content: 'Role: feature cost' }, { role: 'assistant', content: null, tool_calls: calls }]));
     const session = { missionKey: 'tamper', name: 'cost' };
@@ -105,7 +106,7 @@ describe('the after-step check of the user repository', () => {
 describe('runTool fails the agent step that tampered with the repository', () => {
   async function runCommand(command: string) {
     const ctx = await setup();
-    const acts = createAgentActivities({ paths: ctx.paths, toolEnv: { PATH: process.env.PATH } });
+    const acts = createAgentActivities({ paths: ctx.paths, sandbox: new Sandbox({ missionHome: ctx.paths.home, env: { PATH: process.env.PATH } }) });
     const session = { missionKey: 'tamper', name: 'f1' };
     const messages = [
       { role: 'user' as const, content: 'Role: feature f1' },

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { executeTool, globToRegExp, runShell, scrubEnv, TOOL_DEFINITIONS, type ToolContext } from '../src/activities/tools';
+import { processRunning, uniqueSleep } from './support/processes';
 import { git, makeRepo, tempDir } from './support/repo';
 
 /** Running (a killed process may linger as a zombie until something reaps it). */
@@ -150,14 +151,13 @@ describe('run_command', () => {
 
   it('kills the whole process group at the timeout, grandchildren included', async () => {
     const ctx = repoCtx();
-    const pidFile = path.join(ctx.root, 'pid');
+    const sleep = uniqueSleep();
     const started = Date.now();
-    const result = await run(ctx, 'run_command', { command: `bash -c 'sleep 300 & echo $! > ${pidFile}; wait'`, timeoutSec: 1 });
+    const result = await run(ctx, 'run_command', { command: `bash -c '${sleep} & wait'`, timeoutSec: 1 });
     expect(result.output).toMatch(/^timed out after 1s \(process group killed\)/);
     expect(Date.now() - started).toBeLessThan(5000);
-    const pid = Number(readFileSync(pidFile, 'utf8'));
     await new Promise((r) => setTimeout(r, 300));
-    expect(alive(pid)).toBe(false);
+    expect(processRunning(sleep)).toBe(false);
   });
 
   it('stops the whole process group when cancelled (activity cancellation)', async () => {
@@ -175,11 +175,11 @@ describe('run_command', () => {
 
   it('does not let background jobs outlive the command', async () => {
     const ctx = repoCtx();
-    const pidFile = path.join(ctx.root, 'bg');
-    const result = await run(ctx, 'run_command', { command: `sleep 300 & echo $! > ${pidFile}; echo started` });
+    const sleep = uniqueSleep();
+    const result = await run(ctx, 'run_command', { command: `${sleep} & echo started` });
     expect(result.output).toBe('exit code: 0\nstarted\n');
     await new Promise((r) => setTimeout(r, 300));
-    expect(alive(Number(readFileSync(pidFile, 'utf8')))).toBe(false);
+    expect(processRunning(sleep)).toBe(false);
   });
 
   it('runs without API keys or other secrets in its environment', async () => {
@@ -191,11 +191,12 @@ describe('run_command', () => {
     expect(result.output).toMatch(/PATH=/);
   });
 
-  it('scrubs secrets from the environment it is given (or the worker\'s own)', async () => {
-    const ctx = { ...repoCtx(), env: { PATH: process.env.PATH, OPENAI_API_KEY: 'sk-given', GIT_AUTHOR_NAME: 'Ada' } };
+  it('passes only allowlisted variables from the environment it is given (or the worker\'s own)', async () => {
+    const ctx = { ...repoCtx(), env: { PATH: process.env.PATH, OPENAI_API_KEY: 'sk-given', GIT_AUTHOR_NAME: 'Ada', LANG: 'C.UTF-8' } };
     const given = await run(ctx, 'run_command', { command: 'env' });
     expect(given.output).not.toContain('sk-given');
-    expect(given.output).toContain('GIT_AUTHOR_NAME=Ada');
+    expect(given.output).not.toContain('GIT_AUTHOR_NAME');
+    expect(given.output).toContain('LANG=C.UTF-8');
     process.env.MISSION_TEST_SECRET_TOKEN = 'tok-123';
     try {
       const inherited = await run({ root: ctx.root }, 'run_command', { command: 'env' });

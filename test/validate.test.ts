@@ -3,19 +3,13 @@ import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { MissionPaths } from '../src/activities/paths';
 import { createValidationActivities, type ValidationStep } from '../src/activities/validate';
+import { processRunning, uniqueSleep } from './support/processes';
 import { makeRepo, tempDir, writeFiles } from './support/repo';
 
 const acts = createValidationActivities({ paths: new MissionPaths(tempDir('mission-home-')), env: { PATH: process.env.PATH, OPENAI_API_KEY: 'sk-hidden' } });
 const discover = (files: Record<string, string>, configured = {}) => acts.discoverValidation({ worktree: makeRepo(files), configured });
 const names = (steps: ValidationStep[]) => steps.map((s) => s.name);
 
-function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
 
 describe('discovering validation commands', () => {
   it('finds package.json scripts in a useful order, with the install step its lockfile needs', async () => {
@@ -88,13 +82,13 @@ describe('running validation commands', () => {
 
   it('kills a hanging command and its children at the timeout', async () => {
     const repo = makeRepo();
-    const pidFile = path.join(repo, 'child.pid');
+    const sleep = uniqueSleep();
     const started = Date.now();
-    const result = await run(repo, { run: `sleep 300 & echo $! > ${pidFile}; sleep 300`, timeoutSec: 1 });
+    const result = await run(repo, { run: `${sleep} & sleep 300`, timeoutSec: 1 });
     expect(result.timedOut).toBe(true);
     expect(Date.now() - started).toBeLessThan(6000);
     await new Promise((r) => setTimeout(r, 300));
-    expect(alive(Number(readFileSync(pidFile, 'utf8')))).toBe(false);
+    expect(processRunning(sleep)).toBe(false);
   });
 
   it('repeats a dependency install only when its lockfile changed, and never records a failed one', async () => {

@@ -8,6 +8,7 @@ import type { MissionPaths } from './paths';
 import { agentMessages } from './prompts';
 import { loadSession, newSession, requireSession, saveSession } from './session';
 import { cutOutput, outputLimitChars, savedOutputName, savedOutputRead, saveOutput } from './tool-output';
+import type { Sandbox } from './sandbox';
 import { executeTool } from './tools';
 
 export interface RunToolInput {
@@ -17,9 +18,11 @@ export interface RunToolInput {
   /** The user's repository and the agent's branch: what the after-command check guards (absent in runs recorded before it). */
   repo?: string;
   branch?: string;
+  /** The mission's sandbox settings (absent in histories recorded before there was a sandbox: network off). */
+  sandbox?: { network: boolean; env: string[] };
 }
 
-export function createAgentActivities(deps: { paths: MissionPaths; toolEnv: NodeJS.ProcessEnv }) {
+export function createAgentActivities(deps: { paths: MissionPaths; sandbox: Sandbox }) {
   const { paths } = deps;
 
   /** Writes the agent's opening messages once; a retry finds them and does nothing. */
@@ -48,7 +51,14 @@ export function createAgentActivities(deps: { paths: MissionPaths; toolEnv: Node
     // read_file on an `@output/…` path pages through a saved output instead of the working tree.
     const savedRead = savedOutputRead(call.function.name, call.function.arguments);
     const outcome = await executeTool(
-      { root: savedRead ? outputs : input.workdir, env: deps.toolEnv, signal: context?.cancellationSignal, onProgress: () => heartbeat(context) },
+      {
+        root: savedRead ? outputs : input.workdir,
+        sandbox: deps.sandbox,
+        network: input.sandbox?.network ?? false,
+        envNames: input.sandbox?.env,
+        signal: context?.cancellationSignal,
+        onProgress: () => heartbeat(context),
+      },
       call.function.name,
       savedRead ?? call.function.arguments,
     );
@@ -61,7 +71,12 @@ export function createAgentActivities(deps: { paths: MissionPaths; toolEnv: Node
       content = cutOutput(content, limit, name);
     }
     session.messages.push({ role: 'tool', tool_call_id: input.callId, content });
-    const result: ToolRunResult = { ok: outcome.ok, label: outcome.label, ...(outcome.finish ? { finish: outcome.finish } : {}) };
+    const result: ToolRunResult = {
+      ok: outcome.ok,
+      label: outcome.label,
+      ...(outcome.finish ? { finish: outcome.finish } : {}),
+      ...(outcome.refused ? { refused: outcome.refused } : {}),
+    };
     session.tools[input.callId] = result;
     await saveSession(file, session);
     return result;

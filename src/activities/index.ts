@@ -7,6 +7,8 @@ import { createLlmActivities } from './llm';
 import { ModelClient } from './model';
 import { MissionPaths } from './paths';
 import { createReportActivities } from './report';
+import type { SandboxInfo } from '../api/status';
+import { repoEnvNames, Sandbox, type SandboxSettings } from './sandbox';
 import { scrubEnv } from './tools';
 import { createSetAsideActivities } from './set-aside';
 import { createValidationActivities } from './validate';
@@ -19,10 +21,12 @@ export interface ActivityDeps {
   defaultModel: string;
   /** Repository for missions started without `repo` (MISSION_REPO). */
   defaultRepo?: string;
-  /** Environment for commands agents run; secrets are scrubbed from it. */
+  /** Where commands' allowlisted variables come from; secrets are scrubbed from it first. */
   toolEnv?: NodeJS.ProcessEnv;
   /** Context windows by model name, `*` for every model (MISSION_CONTEXT_WINDOW); known models and a conservative default otherwise. */
   contextWindows?: Record<string, number>;
+  /** MISSION_SANDBOX, MISSION_BWRAP_PATH, MISSION_SANDBOX_NETWORK (default: auto, bwrap on PATH, network allowed). */
+  sandbox?: Omit<SandboxSettings, 'missionHome' | 'env'>;
   /** MissionStatus/MissionRepo exist in the namespace, so missions may upsert them. */
   searchAttributes?: boolean;
 }
@@ -31,12 +35,22 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   const paths = new MissionPaths(deps.home);
   const model = new ModelClient(deps.openai, deps.defaultModel);
+  const sandbox = new Sandbox({ ...deps.sandbox, missionHome: deps.home, env: scrubEnv(deps.toolEnv ?? process.env) });
+  const git = heartbeating(createGitActivities({ paths, defaultRepo: deps.defaultRepo, searchAttributes: deps.searchAttributes ?? false }));
   return {
-    ...heartbeating(createGitActivities({ paths, defaultRepo: deps.defaultRepo, searchAttributes: deps.searchAttributes ?? false })),
+    ...git,
     ...heartbeating(createSetAsideActivities()),
     ...createLlmActivities({ model, paths, contextWindows: deps.contextWindows }),
-    ...createAgentActivities({ paths, toolEnv: scrubEnv(deps.toolEnv ?? process.env) }),
-    ...heartbeating(createValidationActivities({ paths, env: deps.toolEnv })),
+    /** Prepare fails before touching git when this worker has no sandbox (and did not opt out). */
+    async prepareMission(input: Parameters<typeof git.prepareMission>[0] & { sandbox?: { network: boolean } }) {
+      const { sandbox: wanted, ...rest } = input;
+      const checked = sandbox.require({ network: wanted?.network ?? false, env: [] });
+      const prep = await git.prepareMission(rest);
+      const info: SandboxInfo = { ...checked, env: await repoEnvNames(prep.repo, prep.baseCommit) };
+      return { ...prep, sandbox: info };
+    },
+    ...createAgentActivities({ paths, sandbox }),
+    ...heartbeating(createValidationActivities({ paths, sandbox })),
     ...createReportActivities({ model, paths }),
     ...createCriteriaActivities({ model, paths }),
   };

@@ -20,6 +20,8 @@ export interface ShellOptions {
   cwd: string;
   timeoutSec: number;
   env: NodeJS.ProcessEnv;
+  /** The program to run instead of `bash -c command` (a sandbox wrapping it); its last element runs the command. */
+  argv?: string[];
   maxOutputChars?: number;
   signal?: AbortSignal;
   onProgress?: () => void;
@@ -129,7 +131,8 @@ export function runShell(command: string, opts: ShellOptions): Promise<ShellResu
   return new Promise<ShellResult>((resolve, reject) => {
     const started = Date.now();
     const tail = new TailBuffer(opts.maxOutputChars ?? DEFAULT_MAX_OUTPUT);
-    const child = spawn('bash', ['-c', command], { cwd: opts.cwd, env: opts.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [file, ...args] = opts.argv ?? ['bash', '-c', command];
+    const child = spawn(file!, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     const group = groupTerminator(child.pid);
     const progress = progressReporter(opts.onProgress);
     let timedOut = false;

@@ -2,7 +2,8 @@ import type { ChatCompletionFunctionTool } from 'openai/resources/chat/completio
 import { z } from 'zod';
 import { describeIssues } from '../api/issues';
 import { editFileTool, listFilesTool, readFileTool, searchTool, ToolError, writeFileTool } from './file-tools';
-import { runShell, scrubEnv } from './shell';
+import { ApplicationFailure } from '@temporalio/common';
+import { Sandbox } from './sandbox';
 
 export { runShell, scrubEnv, type ShellResult } from './shell';
 export { globToRegExp, resolveInside, ToolError } from './file-tools';
@@ -53,7 +54,14 @@ export const TOOL_DEFINITIONS: ChatCompletionFunctionTool[] = TOOL_NAMES.map((na
 
 export interface ToolContext {
   root: string;
+  /** Where run_command's allowlisted variables come from (default: the worker's environment). */
   env?: NodeJS.ProcessEnv;
+  /** The worker's sandbox; default: bubblewrap (or sandbox-exec on macOS) hiding nothing beyond HOME. */
+  sandbox?: Sandbox;
+  /** Whether run_command may use the network (the mission's `sandbox.network`). */
+  network?: boolean;
+  /** Variable names the repository's .mission/config.json adds to the allowlist. */
+  envNames?: readonly string[];
   defaultTimeoutSec?: number;
   maxTimeoutSec?: number;
   maxOutputChars?: number;
@@ -87,6 +95,8 @@ export async function executeTool(ctx: ToolContext, name: string, rawArguments: 
     return { ok: true, label, ...(await IMPLEMENTATIONS[name as ToolName](ctx, parsed.data as never)) };
   } catch (err) {
     if (err instanceof ToolError) return { ...fail(err.message), ...(err.refused ? { refused: err.refused } : {}) };
+    // Our own failures (no sandbox on this worker) are the worker's problem, not the model's.
+    if (err instanceof ApplicationFailure) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return fail(`no such file or folder (${(err as Error).message.split(', ').pop()}); check the path with list_files`);
     if (code === 'EISDIR') return fail('that path is a folder; use list_files to see what is in it');
@@ -104,16 +114,20 @@ const IMPLEMENTATIONS: { [K in ToolName]: Impl<K> } = {
   search: searchTool,
   async run_command(ctx, args) {
     const timeoutSec = Math.min(args.timeoutSec ?? ctx.defaultTimeoutSec ?? 120, ctx.maxTimeoutSec ?? 1800);
-    const result = await runShell(args.command, {
-      cwd: ctx.root,
+    const sandbox = ctx.sandbox ?? new Sandbox({ env: ctx.env });
+    const result = await sandbox.run({
+      command: args.command,
+      workdir: ctx.root,
+      network: ctx.network ?? false,
+      envNames: ctx.envNames,
       timeoutSec,
-      env: scrubEnv(ctx.env ?? process.env),
       maxOutputChars: ctx.maxOutputChars,
       signal: ctx.signal,
       onProgress: ctx.onProgress,
     });
     const head = result.timedOut ? `timed out after ${timeoutSec}s (process group killed)` : `exit code: ${result.exitCode ?? `killed by ${result.signal}`}`;
-    return { output: `${head}${result.truncated ? ' (output truncated to its tail)' : ''}\n${result.output}` };
+    const output = `${head}${result.truncated ? ' (output truncated to its tail)' : ''}\n${result.output}`;
+    return { output, ...(result.refused ? { refused: `run_command: ${result.refused}` } : {}) };
   },
   async finish(_ctx, args) {
     return { output: `finished: ${args.status}`, finish: { status: args.status, summary: args.summary } };

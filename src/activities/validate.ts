@@ -9,7 +9,9 @@ import { missionFailure } from '../api/errors';
 import type { CommandRun } from '../api/status';
 import { Git } from './gitcore';
 import type { MissionPaths } from './paths';
-import { runShell, scrubEnv } from './shell';
+import { ENV_NAME } from './sandbox/policy';
+import { Sandbox } from './sandbox';
+import { scrubEnv } from './shell';
 
 export interface ValidationStep {
   name: string;
@@ -29,7 +31,11 @@ export interface ValidationPlan {
 }
 
 /** `.mission/config.json` in the repository. */
-export const RepoConfig = z.strictObject({ validation: ValidationSettings.optional() });
+export const RepoConfig = z.strictObject({
+  validation: ValidationSettings.optional(),
+  /** Names of worker variables that commands get beyond the fixed allowlist (read from the base commit). */
+  env: z.array(z.string().regex(ENV_NAME, 'must be a variable name such as NODE_OPTIONS')).optional(),
+});
 
 const DEFAULT_TIMEOUT_SEC = 600;
 const INSTALL_TIMEOUT_SEC = 900;
@@ -40,7 +46,8 @@ const NPM_PLACEHOLDER_TEST = /no test specified/;
 
 const step = (name: string, run: string, timeoutSec = DEFAULT_TIMEOUT_SEC): ValidationStep => ({ name, run, timeoutSec });
 
-export function createValidationActivities(deps: { paths: MissionPaths; env?: NodeJS.ProcessEnv }) {
+export function createValidationActivities(deps: { paths: MissionPaths; env?: NodeJS.ProcessEnv; sandbox?: Sandbox }) {
+  const sandbox = deps.sandbox ?? new Sandbox({ missionHome: deps.paths.home, env: scrubEnv(deps.env ?? process.env) });
   /**
    * Commands from the input, else `.mission/config.json`, else discovered from the repository's build files. Config
    * and build files are read from the mission's BASE commit, never from the tree the agents edited: an agent must not
@@ -73,8 +80,18 @@ export function createValidationActivities(deps: { paths: MissionPaths; env?: No
     };
   }
 
-  /** Runs one validation step in the worktree: timeout, heartbeats, cancellation kills the process group. */
-  async function runValidationCommand(input: { missionKey: string; worktree: string; step: ValidationStep }): Promise<CommandRun> {
+  /**
+   * Runs one validation step in the worktree, sandboxed: timeout, heartbeats, cancellation kills the process group.
+   * Dependency installs (`install`) may reach the network (package registries); other steps only when the
+   * mission's `sandbox.network` allows it (they run code the agents wrote).
+   */
+  async function runValidationCommand(input: {
+    missionKey: string;
+    worktree: string;
+    step: ValidationStep;
+    install?: boolean;
+    sandbox?: { network: boolean; env: string[] };
+  }): Promise<CommandRun> {
     const { step: s, worktree } = input;
     const stateFile = path.join(deps.paths.missionDir(input.missionKey), 'install-state.json');
     const lockHash = s.lockfile ? await hashFile(path.join(worktree, s.lockfile)) : undefined;
@@ -82,10 +99,13 @@ export function createValidationActivities(deps: { paths: MissionPaths; env?: No
       return { name: s.name, command: s.run, exitCode: 0, durationMs: 0, timedOut: false, outputTail: '', skipped: `${s.lockfile} unchanged since the last install` };
     }
     const context = activityContext();
-    const result = await runShell(s.run, {
-      cwd: worktree,
+    const result = await sandbox.run({
+      command: s.run,
+      workdir: worktree,
+      network: input.install === true || input.sandbox?.network === true,
+      envNames: input.sandbox?.env,
+      ci: true,
       timeoutSec: s.timeoutSec,
-      env: { ...scrubEnv(deps.env ?? process.env), CI: 'true' },
       maxOutputChars: OUTPUT_TAIL,
       signal: context?.cancellationSignal,
       onProgress: () => heartbeat(context),

@@ -48,12 +48,15 @@ export const FeatureInput = z.strictObject({
   maxTurns: z.number().int().min(1),
   /** Commit the agent's work with this message; absent when the caller concludes (a merge in progress). */
   commitMessage: z.string().optional(),
+  /** What the agent's commands may reach beyond the working tree (the mission's sandbox settings). */
+  sandbox: z.strictObject({ network: z.boolean(), env: z.array(z.string()) }).optional(),
   /** Set by the workflow itself when it continues as new: where the agent loop stands. */
   carried: z
     .strictObject({
       turn: z.number().int().min(0),
       tokens: z.strictObject({ prompt: z.number(), completion: z.number(), total: z.number() }),
       startedAt: z.number(),
+      refused: z.strictObject({ count: z.number(), last: z.array(z.string()) }).optional(),
     })
     .optional(),
 });
@@ -77,6 +80,8 @@ export interface FeatureResult {
   turns: number;
   tokens: TokenUsage;
   durationMs: number;
+  /** Actions of this agent that were refused for safety: how many, and the last few. */
+  refused?: { count: number; last: string[] };
 }
 
 /** Where a conversation lives (outside workflow history). */
@@ -96,6 +101,8 @@ export interface ToolRunResult {
   ok: boolean;
   label: string;
   finish?: { status: 'done' | 'blocked'; summary: string };
+  /** The action was refused for safety (a tool's check, or the sandbox stopping a command). */
+  refused?: string;
 }
 
 /** What an agent spent before it failed: carried in its failure's details so the mission still counts it. */

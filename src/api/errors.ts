@@ -13,6 +13,7 @@ export const ERRORS = {
   REPO_NOT_GIT: 'user',
   BASE_BRANCH_NOT_FOUND: 'user',
   MISSION_BRANCH_CONFLICT: 'user',
+  SANDBOX_UNAVAILABLE: 'user',
   MODEL_AUTH: 'user',
   MODEL_NOT_FOUND: 'user',
   MODEL_BAD_REQUEST: 'third-party',
@@ -33,7 +34,7 @@ export type ErrorCategory = (typeof ERRORS)[ErrorId];
  * (a bad key, an unknown model). A rejected request (MODEL_BAD_REQUEST, MODEL_CONTEXT_EXCEEDED) is about one
  * conversation, so it fails that agent and the mission goes on.
  */
-export const MISSION_FATAL: readonly ErrorId[] = ['MODEL_AUTH', 'MODEL_NOT_FOUND', 'INVALID_INPUT'];
+export const MISSION_FATAL: readonly ErrorId[] = ['MODEL_AUTH', 'MODEL_NOT_FOUND', 'INVALID_INPUT', 'SANDBOX_UNAVAILABLE'];
 
 
 export function missionFailure(id: ErrorId, message: string, opts: { details?: unknown; nextRetryDelayMs?: number } = {}): ApplicationFailure {

@@ -38,6 +38,12 @@ export const Budget = z.strictObject({
 });
 export type Budget = z.infer<typeof Budget>;
 
+export const SandboxSettings = z.strictObject({
+  network: z.boolean({ error: 'must be true or false' }).default(false)
+    .describe('let agent commands and validation commands use the network (dependency installs always may); never more than the worker allows'),
+});
+export type SandboxSettings = z.infer<typeof SandboxSettings>;
+
 /** The `mission` workflow's one argument. Strict: an unknown field is an error, never ignored. */
 export const MissionInput = z.strictObject({
   prompt: z.string().trim().min(1, 'must not be empty: say what the mission should build').default('Describe the mission goal.')
@@ -58,6 +64,7 @@ export const MissionInput = z.strictObject({
   models: Models.prefault({}),
   validation: ValidationSettings.prefault({}),
   budget: Budget.prefault({}),
+  sandbox: SandboxSettings.prefault({}),
 });
 /** The input after defaults were applied. */
 export type MissionInput = z.infer<typeof MissionInput>;

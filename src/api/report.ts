@@ -1,7 +1,7 @@
 import type { NarrativeFlag } from './narrative';
 import { unresolvedOf, type Unresolved } from './outcome';
 import type { Plan } from './plan';
-import type { AgentRole, CriterionCheck, MilestoneStatus, MissionStatus, TokenUsage } from './status';
+import type { AgentRole, CriterionCheck, MilestoneStatus, MissionStatus, RefusedActions, SandboxInfo, TokenUsage } from './status';
 
 export type { Unresolved } from './outcome';
 
@@ -37,6 +37,9 @@ export interface MissionReport {
   /** Sentences of the narrative that the facts contradict (empty or absent: none found). */
   narrativeFlags?: NarrativeFlag[];
   reportPath?: string;
+  /** Which sandbox the commands ran in; absent for missions from before there was one. */
+  sandbox?: SandboxInfo;
+  refused?: RefusedActions;
 }
 
 /** The facts of a report, from the mission's status (pure: used inside the workflow). */
@@ -65,8 +68,16 @@ export function reportFromStatus(status: MissionStatus, outcome: Outcome, finish
     finishedAt,
     durationMs: Date.parse(finishedAt) - Date.parse(status.startedAt),
     ...(status.error ? { error: status.error } : {}),
+    ...(status.sandbox ? { sandbox: status.sandbox } : {}),
+    ...(status.refused ? { refused: status.refused } : {}),
     ...extra,
   };
+}
+
+/** "bwrap, network off", or the loud line of an opted-out worker. */
+export function describeSandbox(s: SandboxInfo): string {
+  if (s.backend === 'off') return `**OFF** (opted out with MISSION_SANDBOX=off): commands ran with the worker user's full access`;
+  return `${s.backend}, network ${s.network ? 'on' : 'off'} for agent commands (dependency installs: on)${s.env.length ? `; extra variables: ${s.env.join(', ')}` : ''}`;
 }
 
 const short = (sha?: string | null) => (sha ? sha.slice(0, 8) : '—');
@@ -93,6 +104,8 @@ export function renderReport(r: MissionReport): string {
     `- **Repository:** ${r.repo ?? '—'}`,
     `- **Duration:** ${formatDuration(r.durationMs)} (${r.startedAt} → ${r.finishedAt})`,
     `- **Tokens:** ${n(r.tokens.total)}${roles ? ` (${roles})` : ''}`,
+    ...(r.sandbox ? [`- **Sandbox:** ${describeSandbox(r.sandbox)}`] : []),
+    `- **Refused actions:** ${r.refused?.count ?? 0}`,
     '',
     '## Goal',
     '',
@@ -102,6 +115,10 @@ export function renderReport(r: MissionReport): string {
   // Facts first: what is left to do, then what happened; the model's narrative only after them.
   lines.push('## Unresolved', '');
   lines.push(...(r.unresolved.length ? r.unresolved.flatMap(unresolvedLines) : ['Nothing unresolved.']), '');
+  if (r.refused?.count) {
+    lines.push('## Refused actions', '', `Agents attempted ${r.refused.count} action(s) that were refused; the last ${r.refused.last.length}:`, '');
+    lines.push(...r.refused.last.map((x) => `- ${x.taskId}: ${x.action.replace(/\s+/g, ' ')}`), '');
+  }
   if (r.milestones.length) lines.push('## Milestones', '');
   for (const m of r.milestones) lines.push(...milestoneSection(m));
   if (r.commits.length) lines.push('## Commits', '', ...r.commits.map((c) => `- ${short(c.sha)} ${c.subject}`), '');

@@ -111,6 +111,31 @@ export interface CriterionCheck {
   reason: string;
 }
 
+/** Which sandbox the mission's commands ran in (DESIGN.md, Safety). */
+export interface SandboxInfo {
+  backend: 'bwrap' | 'sandbox-exec' | 'off';
+  /** Whether agent commands (and validation commands other than dependency installs) may use the network. */
+  network: boolean;
+  /** Variable names passed to commands beyond the fixed allowlist (`env` of .mission/config.json). */
+  env: string[];
+  /** Set when the sandbox is off: what that means. */
+  note?: string;
+}
+
+/** Actions agents attempted that a tool or the sandbox refused: how many, and the last few. */
+export interface RefusedActions {
+  count: number;
+  last: { taskId: string; action: string }[];
+}
+
+export const MAX_REFUSED_SHOWN = 5;
+
+/** Adds one agent's refusals to the mission's (pure: used inside the workflow). */
+export function addRefused(into: RefusedActions | undefined, taskId: string, refused: { count: number; last: string[] }): RefusedActions {
+  const last = [...(into?.last ?? []), ...refused.last.map((action) => ({ taskId, action }))].slice(-MAX_REFUSED_SHOWN);
+  return { count: (into?.count ?? 0) + refused.count, last };
+}
+
 export interface MissionEvent {
   at: string;
   type: string;
@@ -138,5 +163,7 @@ export interface MissionStatus {
   updatedAt: string;
   finishedAt?: string;
   error?: { type?: string; message: string };
+  sandbox?: SandboxInfo;
+  refused?: RefusedActions;
   events: MissionEvent[];
 }

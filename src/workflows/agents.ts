@@ -42,6 +42,7 @@ export async function runAgent(ctx: MissionContext, task: AgentTask, place: Agen
     model: task.role === 'repair' ? (ctx.input.models.validator ?? ctx.input.models.worker) : ctx.input.models.worker,
     maxTurns: ctx.input.budget.maxTurnsPerFeature,
     ...(ctx.input.models.contextWindow ? { contextWindows: ctx.input.models.contextWindow } : {}),
+    ...(ctx.prep.sandbox ? { sandbox: { network: ctx.prep.sandbox.network, env: ctx.prep.sandbox.env } } : {}),
   };
   try {
     const result = await executeChild(agentWorkflow, {
@@ -51,6 +52,7 @@ export async function runAgent(ctx: MissionContext, task: AgentTask, place: Agen
       staticDetails: `Mission ${ctx.missionId}, milestone ${task.milestone.id}: ${task.milestone.title}\nWorking in ${place.workdir} on ${place.branch}`,
     });
     ctx.state.addTokens(result.tokens, task.role);
+    if (result.refused?.count) ctx.state.addRefused(result.taskId, result.refused);
     return { ok: true, result };
   } catch (err) {
     const spent = spentOf(err);

@@ -2,7 +2,7 @@ import { continueAsNew, patched, setCurrentDetails, workflowInfo } from '@tempor
 import { agentTaskId, FeatureInput, failedWithTokens, type AgentSpent, type FeatureResult, type ToolRunResult } from '../api/agent';
 import { missionFailure } from '../api/errors';
 import { describeIssues } from '../api/issues';
-import { addTokens, ZERO_TOKENS } from '../api/status';
+import { addTokens, MAX_REFUSED_SHOWN, ZERO_TOKENS } from '../api/status';
 import { localModel, localTools, model, steps, tools } from './proxies';
 import { workflowNow } from './state';
 
@@ -44,10 +44,11 @@ async function runAgentLoop(raw: FeatureInput, spent: AgentSpent): Promise<Featu
   let finish: ToolRunResult['finish'];
   let turn = carried?.turn ?? 0;
   Object.assign(spent, { tokens, turns: turn }); // a continued run starts from what the earlier runs spent
+  const refused = { count: carried?.refused?.count ?? 0, last: carried?.refused?.last ?? [] };
   while (!finish && turn < input.maxTurns) {
     // The conversation is on disk, so a new run only needs the loop's counters: history restarts near zero.
     if (workflowInfo().continueAsNewSuggested) {
-      await continueAsNew<typeof feature>({ ...input, carried: { turn, tokens, startedAt } });
+      await continueAsNew<typeof feature>({ ...input, carried: { turn, tokens, startedAt, ...(refused.count ? { refused } : {}) } });
     }
     turn += 1;
     setCurrentDetails(`${taskId}: turn ${turn} of at most ${input.maxTurns}, ${tokens.total} tokens so far`);
@@ -56,8 +57,14 @@ async function runAgentLoop(raw: FeatureInput, spent: AgentSpent): Promise<Featu
     Object.assign(spent, { tokens, turns: turn });
     // Every tool call gets its answer (the transcript must stay valid), finish included.
     for (const call of reply.toolCalls) {
-      const result = await turnTools.runTool.executeWithOptions({ summary: `tool: ${call.label}` }, [{ session, callId: call.id, workdir: input.workdir, repo: input.repo, branch: input.branch }]);
+      const result = await turnTools.runTool.executeWithOptions({ summary: `tool: ${call.label}` }, [
+        { session, callId: call.id, workdir: input.workdir, repo: input.repo, branch: input.branch, ...(input.sandbox ? { sandbox: input.sandbox } : {}) },
+      ]);
       finish ??= result.finish;
+      if (result.refused) {
+        refused.count += 1;
+        refused.last = [...refused.last, result.refused].slice(-MAX_REFUSED_SHOWN);
+      }
     }
   }
 
@@ -82,5 +89,6 @@ async function runAgentLoop(raw: FeatureInput, spent: AgentSpent): Promise<Featu
     turns: turn,
     tokens,
     durationMs: workflowNow() - startedAt,
+    ...(refused.count ? { refused } : {}),
   };
 }

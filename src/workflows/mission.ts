@@ -125,8 +125,14 @@ async function prepare(state: MissionState, input: MissionInput, missionKey: str
     runId: info.firstExecutionRunId,
     repo: input.repo,
     baseBranch: input.baseBranch,
+    sandbox: input.sandbox,
   });
   Object.assign(state.status, { repo: prep.repo, branch: prep.branch, worktree: prep.worktree, baseCommit: prep.baseCommit });
+  if (prep.sandbox) {
+    state.status.sandbox = prep.sandbox;
+    if (prep.sandbox.note) state.record('warning', `sandbox ${prep.sandbox.note}`);
+    else state.record('sandbox', `commands run in ${prep.sandbox.backend}, network ${prep.sandbox.network ? 'on' : 'off'} (dependency installs: on)`);
+  }
   for (const note of prep.notes ?? []) state.record('warning', note);
   if (prep.searchAttributes) {
     state.searchAttributes = true;

@@ -5,6 +5,7 @@ import { budgetExceeded, type BudgetLimits } from '../api/budget';
 import type { Plan } from '../api/plan';
 import type { MissionReport } from '../api/report';
 import {
+  addRefused,
   addTokens,
   ZERO_TOKENS,
   type AgentRole,
@@ -60,6 +61,12 @@ export class MissionState {
       updatedAt: at,
       events: [],
     };
+  }
+
+  /** An agent's refused actions (sandbox or tool checks) join the mission's count and its last few. */
+  addRefused(taskId: string, refused: { count: number; last: string[] }): void {
+    this.status.refused = addRefused(this.status.refused, taskId, refused);
+    this.record('refused', `${taskId}: ${refused.count} action(s) refused; last: ${refused.last[refused.last.length - 1] ?? ''}`);
   }
 
   get phase(): Phase {

@@ -73,9 +73,11 @@ async function runChecks(ctx: MissionContext, plan: ValidationPlan, attempt: Val
   const run: ValidationRun = { attempt, passed: false, results: [] };
   const shown: ValidationRun = { attempt, passed: false, results: [] };
   validation.runs.push(shown);
+  const sandbox = ctx.prep.sandbox ? { sandbox: { network: ctx.prep.sandbox.network, env: ctx.prep.sandbox.env } } : {};
   for (const step of [...plan.install, ...plan.commands, ...(plan.browser ? [plan.browser] : [])]) {
+    const install = plan.install.includes(step) ? { install: true } : {};
     const result = await runner(step).runValidationCommand.executeWithOptions({ summary: `validate: ${step.run}`.slice(0, 100) }, [
-      { missionKey: ctx.missionKey, worktree: ctx.prep.worktree, step },
+      { missionKey: ctx.missionKey, worktree: ctx.prep.worktree, step, ...install, ...sandbox },
     ]);
     run.results.push(result);
     shown.results.push({ ...result, outputTail: result.outputTail.slice(-STATUS_TAIL) });

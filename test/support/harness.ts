@@ -7,6 +7,7 @@ import { statusQuery } from '../../src/api/messages';
 import type { MissionStatus } from '../../src/api/status';
 import type { mission } from '../../src/workflows/mission';
 import { ensureSearchAttributes } from '../../src/search-attributes';
+import type { ActivityDeps } from '../../src/activities';
 import { createMissionWorker } from '../../src/worker';
 import { ScriptedModelServer } from './model-server';
 import { recordHistories } from './histories';
@@ -31,7 +32,7 @@ let counter = 0;
  * One test file's view of the shared dev server: its own task queue, worker, scripted model server
  * and MISSION_HOME. The worker runs the real activities against real git and the real openai client.
  */
-export async function createHarness(name: string): Promise<Harness> {
+export async function createHarness(name: string, extra: Pick<ActivityDeps, 'sandbox'> = {}): Promise<Harness> {
   const address = process.env.MISSION_TEST_TEMPORAL_ADDRESS;
   const bundle = process.env.MISSION_TEST_WORKFLOW_BUNDLE;
   if (!address || !bundle) {
@@ -54,6 +55,7 @@ export async function createHarness(name: string): Promise<Harness> {
       defaultModel: 'test-model',
       toolEnv: { PATH: process.env.PATH, HOME: process.env.HOME },
       searchAttributes: await ensureSearchAttributes({ address }, 'default'),
+      ...extra,
     },
   });
   const running = worker.run();
@@ -107,10 +109,10 @@ export function quietRuntime(): void {
  * A harness for the whole test file: created before the first test, closed after the last, and
  * after each test the scripted model server must have used its whole script without failures.
  */
-export function useHarness(name: string): Harness {
+export function useHarness(name: string, extra: Pick<ActivityDeps, 'sandbox'> = {}): Harness {
   const harness = {} as Harness;
   beforeAll(async () => {
-    Object.assign(harness, await createHarness(name));
+    Object.assign(harness, await createHarness(name, extra));
   });
   afterAll(async () => {
     await harness.close?.();
