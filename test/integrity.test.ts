@@ -106,7 +106,7 @@ describe('the after-step check of the user repository', () => {
 describe('runTool fails the agent step that tampered with the repository', () => {
   async function runCommand(command: string) {
     const ctx = await setup();
-    const acts = createAgentActivities({ paths: ctx.paths, sandbox: new Sandbox({ missionHome: ctx.paths.home, env: { PATH: process.env.PATH } }) });
+    const acts = createAgentActivities({ paths: ctx.paths, sandbox: new Sandbox({ mode: 'off', missionHome: ctx.paths.home, env: { PATH: process.env.PATH } }) }) // the check is the layer that remains with MISSION_SANDBOX=off;
     const session = { missionKey: 'tamper', name: 'f1' };
     const messages = [
       { role: 'user' as const, content: 'Role: feature f1' },

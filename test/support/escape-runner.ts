@@ -111,7 +111,7 @@ export async function startScene(name: string): Promise<Scene> {
   const [host, port] = h.address.split(':') as [string, string];
   const worker = spawnCli(
     ['worker'],
-    cliEnv(h, { HOME: home, MISSION_HOME: missionHome, TEMPORAL_ADDRESS: h.address, MISSION_TASK_QUEUE: taskQueue, ...WORKER_SECRETS }),
+    cliEnv(h, { HOME: home, MISSION_HOME: missionHome, TEMPORAL_ADDRESS: h.address, MISSION_TASK_QUEUE: taskQueue, MISSION_CONTEXT_WINDOW: "1000000", ...WORKER_SECRETS }),
     { command: [process.execPath, '--require', monitor.preload, bin] },
   );
   await worker.waitFor(/mission worker: task queue/, 90_000);
