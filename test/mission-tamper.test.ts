@@ -4,7 +4,9 @@ import { useHarness } from './support/harness';
 import { git, makeRepo, treeAt } from './support/repo';
 import { call, makePlan, planReply, tools, writesFiles } from './support/scripts';
 
-const h = useHarness('tamper');
+// With the sandbox the tampering never happens (the sandbox escape suite shows that); this is the layer that remains
+// on a worker that opted out (MISSION_SANDBOX=off), so the check is tested there.
+const h = useHarness('tamper', { sandbox: { mode: 'off' } });
 
 /**
  * Issue 12, item 3, end to end: a real feature agent (scripted model, real tools, real git) whose command moves the
