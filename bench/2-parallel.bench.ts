@@ -154,7 +154,7 @@ test('2. parallel speed-up: 6 independent features, 500 ms model latency, maxCon
       '(2.39 fails one of them about 1 time in 10: "failed to read .git/worktrees/<other>/commondir") — and the rest locks the feature\'s own worktree (src/activities/gitcore.ts). ' +
       `(2) Starting a process forks the worker, and fork copies its page tables: ${round(spawn.inProcessMs, 1)} ms of a blocked event loop per git command at ` +
       `${spawn.rssMiB} MiB, during which no other agent's model reply or tool call was handled; git now runs in a small helper process ` +
-      '(src/activities/git-process.ts, simple-git inside). ' +
+      '(src/activities/git-process.ts, git run directly). ' +
       '(3) Each turn was two activities with a server round trip each; they are now local activities (figure 1). ' +
       '(4) Features that start or finish together queued on the SDK\'s one workflow thread; the worker now has two. ' +
       '(5) Every new workflow evaluated the whole bundle again, zod included: ~30 ms of a workflow thread per workflow start, six at once when six features start; ' +

@@ -70,7 +70,14 @@ export function activityDeps(config: EnvConfig, env: NodeJS.ProcessEnv = process
 export async function runWorker(env: NodeJS.ProcessEnv = process.env, json = false): Promise<void> {
   const config = loadEnvConfig(env);
   const { connectionOptions, namespace } = loadClientConnectConfig();
-  const connection = await NativeConnection.connect(connectionOptions);
+  const connection = await NativeConnection.connect(connectionOptions).catch((err: unknown) => {
+    const address = connectionOptions.address ?? 'localhost:7233';
+    throw new Error(
+      `cannot reach Temporal at ${address} (${(err as Error).message.split('\n')[0]}); start a local server with "npx mission dev" ` +
+        '(or "temporal server start-dev"), or set TEMPORAL_ADDRESS to your server',
+      { cause: err },
+    );
+  });
   try {
     const ns = namespace ?? config.TEMPORAL_NAMESPACE;
     const searchAttributes = await ensureSearchAttributes(connectionOptions, ns);

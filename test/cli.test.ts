@@ -146,4 +146,8 @@ test('an unknown mission id and an unreachable server each get a message that sa
   const unreachable = await runCli(h, ['status', 'x'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
   expect(unreachable.code).toBe(1);
   expect(unreachable.err.join('\n')).toMatch(/cannot reach Temporal at 127\.0\.0\.1:1 .*"npx mission dev".*TEMPORAL_ADDRESS/);
+
+  const worker = await runCli(h, ['worker'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+  expect(worker.code).toBe(1);
+  expect(worker.err.join('\n')).toMatch(/mission worker: cannot reach Temporal at 127\.0\.0\.1:1 .*"npx mission dev".*TEMPORAL_ADDRESS/);
 }, 60_000);

@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { QueryDefinition } from '@temporalio/common';
 import { connectClient } from '../client';
 
 /** A wrong invocation: the CLI prints it with the usage and exits 2, before connecting to anything. */
@@ -86,3 +87,11 @@ export function missionCommand(
 }
 
 export const str = (v: string | boolean | undefined) => (typeof v === 'string' ? v : undefined);
+
+/**
+ * A query needs a worker to answer it; with none running it would wait for one. Rejects after `ms` instead, so a
+ * command can fall back (a signal still reaches the mission later; a report file may be on this disk).
+ */
+export function queryWithin<T>(client: Client, handle: WorkflowHandle, query: QueryDefinition<T, []>, ms: number): Promise<T> {
+  return client.connection.withDeadline(Date.now() + ms, () => handle.query(query));
+}

@@ -1,5 +1,6 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { statusQuery } from '../api/messages';
+import { queryWithin } from './common';
 import type { MissionEvent, MissionStatus } from '../api/status';
 
 /**
@@ -45,7 +46,7 @@ export async function decide(client: Client, missionId: string, decision: Decisi
 /** The mission's status, or undefined when no worker answers the query in time (a signal still reaches it later). */
 async function statusOf(client: Client, handle: WorkflowHandle): Promise<MissionStatus | undefined> {
   try {
-    return await client.connection.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query(statusQuery));
+    return await queryWithin(client, handle, statusQuery, QUERY_DEADLINE_MS);
   } catch {
     return undefined;
   }

@@ -5,7 +5,7 @@ import { missionKeyFor } from '../../api/ids';
 import { reportQuery } from '../../api/messages';
 import { renderReport, type MissionReport } from '../../api/report';
 import { loadEnvConfig } from '../../config';
-import { oneId, withClient, type Command } from '../common';
+import { oneId, queryWithin, withClient, type Command } from '../common';
 
 const USAGE = 'mission report MISSION_ID [--json]';
 const QUERY_DEADLINE_MS = 10_000;
@@ -37,7 +37,7 @@ export async function findReport(client: Client, id: string): Promise<MissionRep
   const { status } = await handle.describe();
   if (status.name === 'COMPLETED') return (await handle.result()) as MissionReport;
   try {
-    const queried = await client.connection.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query(reportQuery));
+    const queried = await queryWithin(client, handle, reportQuery, QUERY_DEADLINE_MS);
     if (queried || status.name === 'RUNNING') return queried ?? undefined;
   } catch {
     // No worker answered: fall back to this machine's copy.
