@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
 
 /**
  * Process handling for the run_command tool: one `bash -c` per command, in its own process
@@ -25,6 +26,10 @@ export interface ShellOptions {
   maxOutputChars?: number;
   signal?: AbortSignal;
   onProgress?: () => void;
+  /** Gives the child a pipe on fd 3 (bwrap's --info-fd), handed to `onStart` with the child's pid. */
+  infoPipe?: boolean;
+  /** Called once the child has started (the sandbox's resource guard watches it from here). */
+  onStart?: (pid: number, info?: Readable) => void;
 }
 
 const DEFAULT_MAX_OUTPUT = 16_000;
@@ -132,7 +137,9 @@ export function runShell(command: string, opts: ShellOptions): Promise<ShellResu
     const started = Date.now();
     const tail = new TailBuffer(opts.maxOutputChars ?? DEFAULT_MAX_OUTPUT);
     const [file, ...args] = opts.argv ?? ['bash', '-c', command];
-    const child = spawn(file!, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const stdio = opts.infoPipe ? (['ignore', 'pipe', 'pipe', 'pipe'] as const) : (['ignore', 'pipe', 'pipe'] as const);
+    const child = spawn(file!, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: [...stdio] });
+    if (child.pid !== undefined) opts.onStart?.(child.pid, opts.infoPipe ? (child.stdio[3] as Readable) : undefined);
     const group = groupTerminator(child.pid);
     const progress = progressReporter(opts.onProgress);
     let timedOut = false;

@@ -9,9 +9,11 @@ import { isInside, SANDBOX_HOME, type SandboxPolicy } from './policy';
  * (loopback only) unless the policy has network. --die-with-parent and the PID namespace mean nothing
  * the command started outlives it; --new-session keeps it from the worker's terminal (TIOCSTI).
  */
-export function bwrapArgs(policy: SandboxPolicy, resolvConf = resolvConfTarget()): string[] {
+export function bwrapArgs(policy: SandboxPolicy, resolvConf = resolvConfTarget(), sizedTmpfs = true): string[] {
   const args = ['--die-with-parent', '--new-session', '--unshare-all', ...(policy.network ? ['--share-net'] : []), '--cap-drop', 'ALL'];
-  args.push('--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--tmpfs', '/dev/shm');
+  // The private /tmp and /dev/shm hold at most the disk limit each (tmpfs lives in memory; the guard counts both).
+  const size = sizedTmpfs ? ['--size', `${policy.limits.diskBytes}`] : [];
+  args.push('--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', ...size, '--tmpfs', '/tmp', ...size, '--tmpfs', '/dev/shm');
   // /run holds sockets (docker, dbus) that a read-only mount does not stop anyone from connecting to.
   args.push('--tmpfs', '/run');
   if (policy.network && resolvConf && isInside(resolvConf, '/run')) args.push('--ro-bind', resolvConf, resolvConf);
@@ -50,12 +52,14 @@ function resolvConfTarget(): string | undefined {
  * Whether `bwrap` works here: present, and allowed to create the namespaces it needs (some containers and
  * hardened kernels forbid unprivileged user namespaces). Returns the reason when not.
  */
-export function probeBwrap(bwrapPath: string): { ok: true } | { ok: false; reason: string } {
+export function probeBwrap(bwrapPath: string): { ok: true; sizedTmpfs: boolean } | { ok: false; reason: string } {
   const result = spawnSync(bwrapPath, ['--ro-bind', '/', '/', '--unshare-all', '--die-with-parent', '--', 'true'], { encoding: 'utf8', timeout: 10_000 });
   if (result.error) {
     const code = (result.error as NodeJS.ErrnoException).code;
     return { ok: false, reason: code === 'ENOENT' ? `${bwrapPath} not found` : `${bwrapPath} could not start (${result.error.message})` };
   }
   if (result.status !== 0) return { ok: false, reason: `${bwrapPath} cannot create a sandbox here: ${(result.stderr || `exit ${result.status}`).trim()}` };
-  return { ok: true };
+  // --size came with bubblewrap 0.7; an older one still sandboxes, with /tmp bounded by the guard alone.
+  const sized = spawnSync(bwrapPath, ['--ro-bind', '/', '/', '--unshare-all', '--die-with-parent', '--size', '1048576', '--tmpfs', '/tmp', '--', 'true'], { timeout: 10_000 });
+  return { ok: true, sizedTmpfs: sized.status === 0 };
 }

@@ -2,10 +2,13 @@ import { execFile } from 'node:child_process';
 import { existsSync, promises as fs, readFileSync, realpathSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { missionFailure } from '../../api/errors';
 import type { SandboxInfo } from '../../api/status';
 import { runShell, type ShellOptions, type ShellResult } from '../shell';
 import { bwrapArgs, probeBwrap } from './bwrap';
+import { CommandCgroup } from './cgroup';
+import { ResourceGuard } from './guard';
 import { allowedEnv, DEFAULT_LIMITS, detectRefusal, ENV_NAME, SANDBOX_HOME, SANDBOX_TMP, type SandboxLimits, type SandboxPolicy } from './policy';
 import { SANDBOX_EXEC, seatbeltArgv } from './seatbelt';
 
@@ -28,9 +31,11 @@ export interface SandboxSettings {
   /** Where allowed variables are taken from (the worker's environment). */
   env?: NodeJS.ProcessEnv;
   limits?: SandboxLimits;
+  /** false: never a cgroup per command, the guard alone holds the totals (tests of that path). */
+  cgroups?: boolean;
 }
 
-export type Backend = { kind: 'bwrap'; path: string } | { kind: 'sandbox-exec' } | { kind: 'off' } | { kind: 'unavailable'; reason: string };
+export type Backend = { kind: 'bwrap'; path: string; sizedTmpfs?: boolean } | { kind: 'sandbox-exec' } | { kind: 'off' } | { kind: 'unavailable'; reason: string };
 
 export interface CommandRequest extends Omit<ShellOptions, 'cwd' | 'env' | 'argv'> {
   command: string;
@@ -44,8 +49,10 @@ export interface CommandRequest extends Omit<ShellOptions, 'cwd' | 'env' | 'argv
 }
 
 export interface SandboxedResult extends ShellResult {
-  /** What the sandbox stopped, when the output shows it (see detectRefusal). */
+  /** What the sandbox stopped, when the output shows it (see detectRefusal), or the limit it was stopped at. */
   refused?: string;
+  /** The total the command crossed (processes, memory, disk); it was stopped there. */
+  limit?: string;
 }
 
 const probes = new Map<string, Backend>();
@@ -68,7 +75,7 @@ function probe(mode: SandboxMode, bwrapPath: string): Backend {
   }
   if (process.platform !== 'linux') return { kind: 'unavailable', reason: `no sandbox for ${process.platform}` };
   const checked = probeBwrap(bwrapPath);
-  return checked.ok ? { kind: 'bwrap', path: bwrapPath } : { kind: 'unavailable', reason: checked.reason };
+  return checked.ok ? { kind: 'bwrap', path: bwrapPath, sizedTmpfs: checked.sizedTmpfs } : { kind: 'unavailable', reason: checked.reason };
 }
 
 /**
@@ -137,9 +144,7 @@ export class Sandbox {
       return runShell(req.command, { ...shell, cwd: req.workdir, env: policyEnv });
     }
     if (backend.kind === 'bwrap') {
-      const policy = this.policy(req);
-      const result = await runShell(req.command, { ...shell, cwd: policy.cwd, env: policy.env, argv: [backend.path, ...bwrapArgs(policy), '--', ...limited(policy.limits, req.command)] });
-      return withRefusal(result, policy.network);
+      return this.runBwrap(backend, req, shell);
     }
     const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'mission-sandbox-'));
     try {
@@ -151,10 +156,27 @@ export class Sandbox {
       await fs.rm(scratch, { recursive: true, force: true });
     }
   }
+
+  /** bubblewrap, inside the command's own cgroup when the worker may make one, watched by the resource guard. */
+  private async runBwrap(bwrap: { path: string; sizedTmpfs?: boolean }, req: CommandRequest, shell: Omit<ShellOptions, 'cwd' | 'env'>): Promise<SandboxedResult> {
+    const policy = this.policy(req);
+    const cgroup = this.settings.cgroups === false ? undefined : await CommandCgroup.create(policy.limits);
+    let guard: ResourceGuard | undefined;
+    try {
+      const argv = [...(cgroup?.joinArgv() ?? []), bwrap.path, '--info-fd', '3', ...bwrapArgs(policy, undefined, bwrap.sizedTmpfs !== false), '--', ...limited(policy.limits, req.command)];
+      const onStart = (pid: number, info?: Readable) => void (guard = new ResourceGuard(pid, info, { limits: policy.limits, workdir: policy.cwd, cgroup }));
+      const result = await runShell(req.command, { ...shell, cwd: policy.cwd, env: policy.env, argv, infoPipe: true, onStart });
+      const limit = await guard?.stop();
+      if (!limit) return withRefusal(result, policy.network, bwrap.sizedTmpfs !== false ? policy.limits.diskBytes : undefined);
+      return { ...result, output: `${result.output}${result.output && !result.output.endsWith('\n') ? '\n' : ''}[sandbox] stopped: ${limit}\n`, limit, refused: limit };
+    } finally {
+      await cgroup?.remove();
+    }
+  }
 }
 
-function withRefusal(result: ShellResult, network: boolean): SandboxedResult {
-  const refused = detectRefusal(result.output, network);
+function withRefusal(result: ShellResult, network: boolean, diskBytes?: number): SandboxedResult {
+  const refused = detectRefusal(result.output, network, diskBytes);
   return refused ? { ...result, refused } : result;
 }
 

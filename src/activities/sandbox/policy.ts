@@ -3,11 +3,19 @@
  * sandbox-exec on macOS) turn a policy into the arguments or profile of their tool; they decide nothing.
  */
 
-/** Per-process resource limits (setrlimit, inherited by everything the command starts). */
+/**
+ * Resource limits of one command. `processes`, `memoryBytes` and `diskBytes` are totals over everything the
+ * command starts (a cgroup when the worker may create one, else the watchdog; see ./guard.ts); `dataBytes`
+ * and `fileBytes` are per process (setrlimit), a first line that holds even between two watchdog looks.
+ */
 export interface SandboxLimits {
-  /** RLIMIT_NPROC: processes and threads. Enforced per user namespace for a non-root worker; Linux ignores it for root. */
+  /** Processes and threads at once. Also RLIMIT_NPROC, which Linux does not apply to root (uid 0 outside the namespace). */
   processes: number;
-  /** RLIMIT_DATA in bytes: heap and private writable mappings of each process (not a total; RLIMIT_AS would break V8). */
+  /** Memory of all the command's processes together (cgroup memory limit, else the sum of their resident sizes). */
+  memoryBytes: number;
+  /** New data on disk: what the command adds to the working tree plus its private /tmp and /dev/shm (tmpfs of this size). */
+  diskBytes: number;
+  /** RLIMIT_DATA in bytes: heap and private writable mappings of each process (RLIMIT_AS would break V8). */
   dataBytes: number;
   /** RLIMIT_FSIZE in bytes: the largest file a process may write. */
   fileBytes: number;
@@ -30,6 +38,8 @@ export interface SandboxPolicy {
 
 export const DEFAULT_LIMITS: SandboxLimits = {
   processes: 1024,
+  memoryBytes: 6 * 1024 ** 3,
+  diskBytes: 8 * 1024 ** 3,
   dataBytes: 4 * 1024 ** 3,
   fileBytes: 2 * 1024 ** 3,
 };
@@ -72,14 +82,17 @@ export function isInside(p: string, root: string): boolean {
 
 /**
  * What an agent tried that the sandbox stopped, read from a command's output: writes outside the working tree
- * (EROFS), and network use when network is off. "Permission denied" alone is not counted: ordinary
+ * (EROFS), a full private /tmp (ENOSPC, when `diskBytes` sized it), and network use when network is off. "Permission denied" alone is not counted: ordinary
  * mistakes (running a file that is not executable) print it too.
  */
-export function detectRefusal(output: string, network: boolean): string | undefined {
+export function detectRefusal(output: string, network: boolean, diskBytes?: number): string | undefined {
   const lines = output.split('\n');
   const find = (re: RegExp) => lines.find((l) => re.test(l))?.trim().slice(0, 200);
   const write = find(/Read-only file system|EROFS/);
   if (write) return `write outside the working tree: ${write}`;
+  // The private /tmp and /dev/shm are tmpfs of the disk limit's size: full, they say ENOSPC.
+  const full = diskBytes !== undefined && find(/No space left on device|ENOSPC/);
+  if (full) return `disk limit: ${full} (the private /tmp and /dev/shm hold ${Math.round(diskBytes / 1024 ** 2)} MiB at most)`;
   if (!network) {
     const net = find(/Network is unreachable|ENETUNREACH|Could not resolve host|Temporary failure in name resolution|EAI_AGAIN|getaddrinfo ENOTFOUND|Couldn't connect to server|Connection refused|ECONNREFUSED/);
     if (net) return `network access (network is off): ${net}`;
