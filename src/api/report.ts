@@ -77,7 +77,7 @@ export function reportFromStatus(status: MissionStatus, outcome: Outcome, finish
 /** "bwrap, network off", or the loud line of an opted-out worker. */
 export function describeSandbox(s: SandboxInfo): string {
   if (s.backend === 'off') return `**OFF** (opted out with MISSION_SANDBOX=off): commands ran with the worker user's full access`;
-  return `${s.backend}, network ${s.network ? 'on' : 'off'} for agent commands (dependency installs: on)${s.env.length ? `; extra variables: ${s.env.join(', ')}` : ''}`;
+  return `${s.backend}, network ${s.network ? 'on' : 'off'} for agent commands (dependency installs: on)${s.env.length ? `; extra variables: ${s.env.join(', ')}` : ''}${s.layers?.length ? `; ${s.layers.join('; ')}` : ''}`;
 }
 
 const short = (sha?: string | null) => (sha ? sha.slice(0, 8) : '—');

@@ -120,6 +120,8 @@ export interface SandboxInfo {
   env: string[];
   /** Set when the sandbox is off: what that means. */
   note?: string;
+  /** What holds the command beyond the backend's mounts (Landlock, or why not; what holds the totals). */
+  layers?: string[];
 }
 
 /** Actions agents attempted that a tool or the sandbox refused: how many, and the last few. */

@@ -7,13 +7,15 @@ import { missionFailure } from '../../api/errors';
 import type { SandboxInfo } from '../../api/status';
 import { runShell, type ShellOptions, type ShellResult } from '../shell';
 import { bwrapArgs, probeBwrap } from './bwrap';
-import { CommandCgroup } from './cgroup';
+import { CommandCgroup, usableParents } from './cgroup';
 import { ResourceGuard } from './guard';
+import { LANDLOCK_IN_SANDBOX, landlockArgv, landlockHelper, type LandlockHelper } from './landlock';
 import { allowedEnv, DEFAULT_LIMITS, detectRefusal, ENV_NAME, SANDBOX_HOME, SANDBOX_TMP, type SandboxLimits, type SandboxPolicy } from './policy';
 import { SANDBOX_EXEC, seatbeltArgv } from './seatbelt';
 
 export { allowedEnv, detectRefusal, DEFAULT_LIMITS, type SandboxPolicy, type SandboxLimits } from './policy';
 export { bwrapArgs } from './bwrap';
+export { buildHelper, landlockHelper } from './landlock';
 export { seatbeltProfile } from './seatbelt';
 
 /** MISSION_SANDBOX: `auto` picks bubblewrap on Linux and sandbox-exec on macOS; `off` is the explicit opt-out. */
@@ -33,6 +35,8 @@ export interface SandboxSettings {
   limits?: SandboxLimits;
   /** false: never a cgroup per command, the guard alone holds the totals (tests of that path). */
   cgroups?: boolean;
+  /** false: no Landlock layer even where it could be had (default: used when the helper builds and the kernel has it). */
+  landlock?: boolean;
 }
 
 export type Backend = { kind: 'bwrap'; path: string; sizedTmpfs?: boolean } | { kind: 'sandbox-exec' } | { kind: 'off' } | { kind: 'unavailable'; reason: string };
@@ -107,8 +111,24 @@ export class Sandbox {
       throw missionFailure('INVALID_INPUT', 'sandbox.network is true but this worker does not allow network for agent commands (MISSION_SANDBOX_NETWORK=deny); start the mission with "sandbox": {"network": false} or on another worker');
     }
     const info: SandboxInfo = { backend: backend.kind, network: request.network, env: request.env };
+    if (backend.kind === 'bwrap') info.layers = this.layers();
     if (backend.kind === 'off') info.note = 'off (opted out with MISSION_SANDBOX=off): agent and validation commands run with the worker user\'s full access';
     return info;
+  }
+
+  /** The second layer and what holds the totals, as the status and the report say them. */
+  layers(): string[] {
+    const ll = this.landlock();
+    const parents = this.settings.cgroups === false ? {} : usableParents();
+    const kernel = [parents.pids && 'processes', parents.memory && 'memory'].filter(Boolean).join(' and ');
+    return [
+      ll.ok ? `Landlock ABI ${ll.abi}: writes only in the working tree, /tmp and /dev` : `Landlock: not used (${ll.reason})`,
+      kernel ? `limits: ${kernel} held by a cgroup per command, the rest by the resource guard` : 'limits: held by the resource guard (no cgroup the worker may create)',
+    ];
+  }
+
+  private landlock(): LandlockHelper {
+    return this.settings.landlock === false ? { ok: false, reason: 'turned off for this worker' } : landlockHelper();
   }
 
   /** The policy for one command in `workdir` (pure data; the backends turn it into arguments or a profile). */
@@ -163,7 +183,9 @@ export class Sandbox {
     const cgroup = this.settings.cgroups === false ? undefined : await CommandCgroup.create(policy.limits);
     let guard: ResourceGuard | undefined;
     try {
-      const argv = [...(cgroup?.joinArgv() ?? []), bwrap.path, '--info-fd', '3', ...bwrapArgs(policy, undefined, bwrap.sizedTmpfs !== false), '--', ...limited(policy.limits, req.command)];
+      const ll = this.landlock();
+      const landlock = ll.ok ? { helper: ll.path, writable: [...policy.writable, SANDBOX_TMP, '/dev'] } : undefined;
+      const argv = [...(cgroup?.joinArgv() ?? []), ...bwrapArgv(bwrap.path, policy, req.command, { sizedTmpfs: bwrap.sizedTmpfs !== false, landlock })];
       const onStart = (pid: number, info?: Readable) => void (guard = new ResourceGuard(pid, info, { limits: policy.limits, workdir: policy.cwd, cgroup }));
       const result = await runShell(req.command, { ...shell, cwd: policy.cwd, env: policy.env, argv, infoPipe: true, onStart });
       const limit = await guard?.stop();
@@ -173,6 +195,18 @@ export class Sandbox {
       await cgroup?.remove();
     }
   }
+}
+
+/**
+ * The whole bubblewrap command line: bwrap (telling its namespace init's pid on fd 3), the policy's mounts,
+ * then inside it the Landlock helper when given (bound read-only: it lives in the user's cache, under the
+ * hidden HOME), which may write only beneath `landlock.writable`, then the command under its rlimits.
+ */
+export function bwrapArgv(bwrap: string, policy: SandboxPolicy, command: string, opts: { sizedTmpfs?: boolean; landlock?: { helper: string; writable: string[] } } = {}): string[] {
+  const { landlock } = opts;
+  const mount = landlock ? ['--ro-bind', landlock.helper, LANDLOCK_IN_SANDBOX] : [];
+  const confine = landlock ? landlockArgv(LANDLOCK_IN_SANDBOX, landlock.writable) : [];
+  return [bwrap, '--info-fd', '3', ...bwrapArgs(policy, undefined, opts.sizedTmpfs !== false), ...mount, '--', ...confine, ...limited(policy.limits, command)];
 }
 
 function withRefusal(result: ShellResult, network: boolean, diskBytes?: number): SandboxedResult {
