@@ -27,10 +27,16 @@ describe('with bubblewrap (the default)', () => {
     const result = await handle.result();
 
     expect(existsSync(path.join(repo, 'planted.txt'))).toBe(false);
-    expect(result.sandbox).toEqual({ backend: 'bwrap', network: false, env: [] });
+    // This machine has gcc, Landlock and writable cgroup v1 hierarchies (root): both layers show.
+    expect(result.sandbox).toEqual({
+      backend: 'bwrap',
+      network: false,
+      env: [],
+      layers: [expect.stringMatching(/^Landlock ABI \d+: writes only in the working tree, \/tmp and \/dev$/), 'limits: processes and memory held by a cgroup per command, the rest by the resource guard'],
+    });
     expect(result.refused).toEqual({ count: 1, last: [{ taskId: 'escape', action: expect.stringMatching(/^run_command: write outside the working tree: .*Read-only file system/) }] });
     const md = readFileSync(result.reportPath!, 'utf8');
-    expect(md).toContain('- **Sandbox:** bwrap, network off for agent commands (dependency installs: on)');
+    expect(md).toMatch(/- \*\*Sandbox:\*\* bwrap, network off for agent commands \(dependency installs: on\); Landlock ABI \d+: .*; limits: processes and memory held by a cgroup/);
     expect(md).toContain('- **Refused actions:** 1');
     expect(md).toMatch(/## Refused actions\n\n.*\n\n- escape: run_command: write outside the working tree/);
     const status = await handle.query(statusQuery);
