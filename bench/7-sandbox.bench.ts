@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Sandbox } from '../src/activities/sandbox';
 import { executeTool, type ToolContext } from '../src/activities/tools';
@@ -17,6 +18,7 @@ const LATENCIES = [500, 0];
 const TARGET = 0.05;
 
 const median = (xs: number[]) => percentile(xs, 50);
+const loads = (l: number[]) => l.map((x) => x.toFixed(2)).join(' / ');
 
 /** Milliseconds of one run_command (`true`) through the tool, in a worktree laid out as Mission lays it out. */
 async function commandMs(sandbox: Sandbox, ctx: ToolContext): Promise<number> {
@@ -61,6 +63,7 @@ afterAll(async () => {
 
 test('7. sandbox cost: run_command with and without bubblewrap, and a 2 × 2 mission with and without', async () => {
   const began = Date.now();
+  const loadAtStart = os.loadavg();
   const home = tempDir('mission-bench-home-');
   const repo = makeRepo();
   const worktree = path.join(home, 'worktrees', 'k');
@@ -119,6 +122,8 @@ test('7. sandbox cost: run_command with and without bubblewrap, and a 2 × 2 mis
       `then one mission of ${MILESTONES} milestones × ${FEATURES} features × ${TURNS} turns (a run_command every other turn and one validation command per milestone: ${commands} sandboxed commands), ` +
       `features one after another, on a worker with the sandbox and one without, ${REPEATS} times each alternating after a warm-up, medians; with a 500 ms model (the target) and a 0 ms model (the worst case: nothing but orchestration and commands).`,
     rows,
+    // What `uptime` says, at both ends: on a shared machine the load explains more of these times than the sandbox.
+    notes: [`Load average (1/5/15 min, as uptime shows it): ${loads(loadAtStart)} at the start, ${loads(os.loadavg())} at the end, on ${os.cpus().length} cores.`, `Layers: ${sandboxed.layers().join('; ')}.`],
     data: { perCommand, commandSamples: { sandboxMs: on, plainMs: off }, missions, commandsPerMission: commands },
     durationMs: Date.now() - began,
   });

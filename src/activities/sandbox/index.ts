@@ -192,7 +192,8 @@ export class Sandbox {
       if (!limit) return withRefusal(result, policy.network, bwrap.sizedTmpfs !== false ? policy.limits.diskBytes : undefined);
       return { ...result, output: `${result.output}${result.output && !result.output.endsWith('\n') ? '\n' : ''}[sandbox] stopped: ${limit}\n`, limit, refused: limit };
     } finally {
-      await cgroup?.remove();
+      // Not awaited: the last processes of a killed namespace may hold the cgroups a little longer.
+      void cgroup?.remove();
     }
   }
 }
