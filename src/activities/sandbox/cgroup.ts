@@ -148,17 +148,17 @@ export class CommandCgroup {
     };
   }
 
-  /** Removes the cgroups once their processes are gone (a dying process may hold one for a moment). */
+  /** Removes the cgroups once their processes are gone (dying processes of a killed namespace hold them a while): tries for about a minute. */
   async remove(): Promise<void> {
     for (const d of [this.dirs.pids, this.dirs.memory]) {
       if (!d) continue;
-      for (let attempt = 0; attempt < 50; attempt++) {
+      for (let attempt = 0; attempt < 30; attempt++) {
         try {
           await fs.rmdir(d.child);
           break;
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code === 'ENOENT') break;
-          await new Promise((r) => setTimeout(r, 20));
+          await new Promise((r) => setTimeout(r, Math.min(5000, 20 * 2 ** attempt)).unref());
         }
       }
     }
