@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { cgroupParents, usableParents } from '../src/activities/sandbox/cgroup';
 import { Sandbox, type SandboxLimits } from '../src/activities/sandbox';
@@ -15,6 +15,12 @@ import { makeRepo, tempDir, writeFiles } from './support/repo';
  */
 
 const MiB = 1024 ** 2;
+
+function fsyncPath(file: string): void {
+  const fd = openSync(file, 'r');
+  fsyncSync(fd);
+  closeSync(fd);
+}
 const limits: SandboxLimits = { processes: 64, memoryBytes: 300 * MiB, diskBytes: 40 * MiB, dataBytes: 256 * MiB, fileBytes: 16 * MiB };
 
 describe.each([
@@ -63,6 +69,19 @@ describe.each([
     const result = await run('for i in $(seq 8); do head -c 8000000 /dev/zero > /tmp/part$i.bin || echo REFUSED; done; du -sm /tmp; echo END');
     expect(result.output).not.toMatch(/^6[0-9]\s+\/tmp$/m);
     expect(result.refused).toMatch(/^disk limit/);
+  });
+
+  it('does not count what others write on the same disk meanwhile', async () => {
+    const repo = makeRepo();
+    const elsewhere = path.join(tempDir('other-writer-'), 'big.bin');
+    const running = run('sleep 2; echo quiet', repo);
+    await new Promise((r) => setTimeout(r, 300));
+    writeFileSync(elsewhere, Buffer.alloc(64 * MiB, 1)); // the same filesystem as the tree: 64 MiB against a 40 MiB limit
+    fsyncPath(elsewhere);
+    const result = await running;
+    rmSync(elsewhere);
+    expect(result.output).toBe('quiet\n');
+    expect(result.refused).toBeUndefined();
   });
 
   it('leaves ordinary commands alone: several processes, files and /tmp well under the totals', async () => {
