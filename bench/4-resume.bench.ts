@@ -11,6 +11,8 @@ const MILESTONES = 2;
 const FEATURES = 2;
 const TURNS = 8;
 const LATENCY_MS = 100;
+/** A dead worker's agents must be back at work within this (issue 13): their turns' heartbeat timeout, plus the retry's start. */
+const NOTICED_WITHIN_MS = 30_000;
 /** The worker is killed when this feature request arrives: in milestone 1, both agents mid-conversation. */
 const KILL_AT_REQUEST = 9;
 
@@ -78,6 +80,9 @@ test('4. resume cost: SIGKILL the worker mid-mission, restart it, count repeated
   const retriedInFlight = after.filter((s) => !k.recorded.has(s.key) && askedBefore.has(s.key));
   const inFlightAtKill = [...askedBefore].filter((key) => !k.recorded.has(key));
   const firstAfter = after[0]?.at;
+  // Calls cut off by the kill are retried once Temporal gives up on the dead worker: that is when it noticed.
+  const askedAgainAt = inFlightAtKill.map((key) => after.find((s) => s.key === key)?.at);
+  const noticedMs = askedAgainAt.length && askedAgainAt.every((at) => at !== undefined) ? Math.max(...(askedAgainAt as number[])) - k.at : undefined;
   const firstNew = after.find((s) => !askedBefore.has(s.key))?.at;
   const totalTurns = MILESTONES * FEATURES * TURNS;
   const featureKeys = seen.filter((s) => s.key.startsWith('feature '));
@@ -114,6 +119,12 @@ test('4. resume cost: SIGKILL the worker mid-mission, restart it, count repeated
           `${firstNew ? `, ${sec(firstNew - k.restartAt)} to the first new turn` : ''}` +
           `${k.readyAt ? `; the new worker was ready after ${sec(k.readyAt - k.restartAt)}` : ''}`,
       },
+      {
+        name: 'kill noticed: the kill to the in-flight calls asked again on the new worker',
+        value: noticedMs === undefined ? 'never' : `${sec(noticedMs)} (the last of ${inFlightAtKill.length})`,
+        target: '≤ 30 s',
+        pass: noticedMs !== undefined && noticedMs <= NOTICED_WITHIN_MS,
+      },
       { name: 'mission wall time with the crash', value: sec(missionMs) },
     ],
     data: {
@@ -125,15 +136,15 @@ test('4. resume cost: SIGKILL the worker mid-mission, restart it, count repeated
       restartToReadyMs: k.readyAt ? k.readyAt - k.restartAt : null,
       restartToFirstRequestMs: firstAfter ? firstAfter - k.restartAt : null,
       restartToFirstNewTurnMs: firstNew ? firstNew - k.restartAt : null,
+      killToInFlightAskedAgainMs: noticedMs ?? null,
       missionMs,
       requests: seen.length,
     },
     notes: [
-      "The first request after the restart waits for Temporal to give up on the dead worker: an agent's turns are local activities, so their agent's " +
-        "workflow task times out after 10 s (Temporal's default) and another worker replays the agent, finds the finished turns in history or in the " +
-        'conversation on disk, and asks only what was in flight. Git, validation and planning steps are activities with a 30 s heartbeat timeout ' +
-        '(src/workflows/proxies.ts): a kill during one of those is noticed after about 30 s. A shorter heartbeat timeout (they heartbeat every 5 s) would shorten ' +
-        'that, at the risk of retrying a step on a worker that only stalled.',
+      "The first request after the restart waits for Temporal to give up on the dead worker: an agent's model and tool calls are activities that " +
+        'heartbeat while they run (src/workflows/proxies.ts), so the ones in flight at the kill time out when their heartbeats stop and are retried ' +
+        'on the new worker, where the conversation on disk returns every finished turn and only what was in flight is asked again. Git, validation ' +
+        'and planning steps heartbeat the same way.',
     ],
     durationMs: Date.now() - began,
   });

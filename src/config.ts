@@ -19,6 +19,12 @@ export const EnvConfig = z.object({
   MISSION_SANDBOX: z.enum(['auto', 'bwrap', 'off'], 'must be auto, bwrap or off').default('auto'),
   MISSION_BWRAP_PATH: z.string().min(1).refine((p) => path.isAbsolute(p), 'must be an absolute path').optional(),
   MISSION_SANDBOX_NETWORK: z.enum(['allow', 'deny'], 'must be allow or deny').default('allow'),
+  /** Where the Temporal SDK's log goes (src/worker-log.ts): a file, or `stderr` for the terminal. Default $MISSION_HOME/logs/worker.log */
+  MISSION_WORKER_LOG: z
+    .string()
+    .min(1)
+    .refine((p) => p === 'stderr' || path.isAbsolute(p), 'must be an absolute path, or stderr to print the log in the terminal')
+    .optional(),
 });
 export type EnvConfig = z.infer<typeof EnvConfig>;
 

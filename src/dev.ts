@@ -2,7 +2,8 @@ import path from 'node:path';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { loadEnvConfig, type EnvConfig } from './config';
 import { startEmbeddedServer, temporalAnswers, type EmbeddedServer } from './embedded';
-import { activityDeps, createMissionWorker, requireModelEndpoint } from './worker';
+import { activityDeps, createMissionWorker, requireModelEndpoint, workerLogNote } from './worker';
+import { installWorkerLog } from './worker-log';
 
 export interface LocalServerOptions {
   port: number;
@@ -35,14 +36,15 @@ export async function resolveTemporal(opts: LocalServerOptions, env: NodeJS.Proc
 }
 
 /** A worker in this process for the mission task queue, on the given server. */
-export async function startLocalWorker(address: string, env: NodeJS.ProcessEnv = process.env): Promise<{ worker: Worker; close(): Promise<void> }> {
+export async function startLocalWorker(address: string, env: NodeJS.ProcessEnv = process.env): Promise<{ worker: Worker; log?: string; close(): Promise<void> }> {
   const config = loadEnvConfig(env);
   // The embedded server registers the search attributes at start. Built before connecting: a missing key fails here.
   const deps = { ...activityDeps(config, env), searchAttributes: true };
+  const log = installWorkerLog(config); // before the connection installs the SDK's default runtime (log in the terminal)
   const connection = await NativeConnection.connect({ address });
   try {
     const worker = await createMissionWorker({ connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.MISSION_TASK_QUEUE, deps });
-    return { worker, close: () => connection.close() };
+    return { worker, log, close: () => connection.close() };
   } catch (err) {
     await connection.close();
     throw err;
@@ -58,14 +60,14 @@ export async function runDev(opts: LocalServerOptions, env: NodeJS.ProcessEnv = 
   requireModelEndpoint(config); // before a server starts
   const server = await startEmbeddedServer({ port: opts.port, uiPort: opts.uiPort, db: opts.db ?? defaultDb(config) }, env);
   try {
-    const { worker, close } = await startLocalWorker(server.address, env);
+    const { worker, log, close } = await startLocalWorker(server.address, env);
     try {
-      const ready = { address: server.address, webUi: server.uiUrl, db: server.db, serverLog: server.log, taskQueue: config.MISSION_TASK_QUEUE, missionHome: config.MISSION_HOME };
+      const ready = { address: server.address, webUi: server.uiUrl, db: server.db, serverLog: server.log, taskQueue: config.MISSION_TASK_QUEUE, missionHome: config.MISSION_HOME, workerLog: log };
       console.log(
         json
           ? JSON.stringify({ event: 'ready', ...ready })
           : `mission dev: Temporal on ${server.address}, Web UI ${server.uiUrl}, data in ${server.db}\n` +
-              `mission dev: worker on task queue "${config.MISSION_TASK_QUEUE}"; in another terminal: export TEMPORAL_ADDRESS=${server.address}`,
+              `mission dev: worker on task queue "${config.MISSION_TASK_QUEUE}"; in another terminal: export TEMPORAL_ADDRESS=${server.address}${workerLogNote(log)}`,
       );
       await worker.run(); // until SIGINT/SIGTERM
     } finally {

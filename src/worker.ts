@@ -6,6 +6,7 @@ import { parseContextWindowSetting } from './activities/context-window';
 import { loadEnvConfig, type EnvConfig } from './config';
 import { ensureSearchAttributes } from './search-attributes';
 import { workflowBundleOptions } from './workflow-bundle';
+import { installWorkerLog, WORKER_LOG_TO_TERMINAL } from './worker-log';
 
 export interface MissionWorkerOptions {
   connection: NativeConnection;
@@ -69,6 +70,7 @@ export function activityDeps(config: EnvConfig, env: NodeJS.ProcessEnv = process
 /** `mission worker`: serves the task queue until SIGINT/SIGTERM. */
 export async function runWorker(env: NodeJS.ProcessEnv = process.env, json = false): Promise<void> {
   const config = loadEnvConfig(env);
+  const log = installWorkerLog(config);
   const { connectionOptions, namespace } = loadClientConnectConfig();
   const connection = await NativeConnection.connect(connectionOptions).catch((err: unknown) => {
     const address = connectionOptions.address ?? 'localhost:7233';
@@ -90,11 +92,16 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env, json = fal
     const address = connectionOptions.address ?? 'localhost:7233';
     console.log(
       json
-        ? JSON.stringify({ event: 'ready', address, namespace: ns, taskQueue: config.MISSION_TASK_QUEUE, missionHome: config.MISSION_HOME })
-        : `mission worker: task queue "${config.MISSION_TASK_QUEUE}" on ${address}, data in ${config.MISSION_HOME}`,
+        ? JSON.stringify({ event: 'ready', address, namespace: ns, taskQueue: config.MISSION_TASK_QUEUE, missionHome: config.MISSION_HOME, workerLog: log })
+        : `mission worker: task queue "${config.MISSION_TASK_QUEUE}" on ${address}, data in ${config.MISSION_HOME}${workerLogNote(log)}`,
     );
     await worker.run();
   } finally {
     await connection.close();
   }
+}
+
+/** Where the SDK's log went, and how to see it in the terminal instead. */
+export function workerLogNote(log: string | undefined): string {
+  return log ? `\n  SDK log: ${log} (MISSION_WORKER_LOG=${WORKER_LOG_TO_TERMINAL} prints it here)` : '';
 }

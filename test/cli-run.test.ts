@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { portOpen } from '../src/embedded';
 import { cli, cliEnv, freePort, onHarness, spawnCli } from './support/cli-process';
@@ -89,3 +90,21 @@ test('`mission run --json` without a terminal prints JSON lines: progress, the p
   expect(events.map((e) => e.phase).filter(Boolean)).toContain('awaiting-approval');
   expect(final).toMatchObject({ event: 'report', report: { outcome: 'completed' } });
 }, 120_000);
+
+test('`mission run` shows each running feature\'s turn, tokens and last tool, and no bundler or SDK log lines (those go to the worker log)', async () => {
+  const [port, uiPort] = [await freePort(), await freePort()];
+  const repo = makeRepo();
+  h.model.script('plan', [planReply(makePlan([{ id: 'm1', features: [{ id: 'shown', files: ['a.txt', 'b.txt'] }] }], 'Progress plan'))]);
+  // Slow enough turns that the CLI's polls (every 500 ms) see the agent at work.
+  h.model.script('feature shown', writesFiles({ 'a.txt': 'a', 'b.txt': 'b' }).map((r) => ({ ...r, delayMs: 1500 })));
+  const id = `run-progress-${Date.now()}`;
+  const run = await cli(['run', 'Show progress', '--repo', repo, '--id', id, '--port', String(port), '--ui-port', String(uiPort), '--no-require-plan-approval'], cliEnv(h));
+  const output = run.stdout + run.stderr;
+  expect(run.code).toBe(0);
+  expect(output).toMatch(/^ {4}shown running · turn [23] of \d+ · \d+ tokens · last: write_file a\.txt$/m);
+  expect(output).not.toMatch(/TMPRL\d{4}|\[(?:WARN|INFO|DEBUG|TRACE)\]|\bwebpack\b|workflow-bundle-/i);
+  // The SDK's lines are in the worker log, which the CLI names.
+  const log = path.join(h.home, 'logs', 'worker.log');
+  expect(run.stderr).toContain(`SDK log: ${log} (MISSION_WORKER_LOG=stderr prints it here)`);
+  expect(readFileSync(log, 'utf8')).toMatch(/\[INFO\] Workflow bundle created/);
+}, 240_000);

@@ -10,9 +10,9 @@ export function activityContext(): Context | undefined {
 }
 
 /**
- * Heartbeats the running activity. Local activities (an agent's model calls and tool calls) cannot
- * heartbeat: the worker that runs them holds their workflow task, and a dead worker is noticed when
- * that task times out. So this is a no-op for them, and outside an activity.
+ * Heartbeats the running activity. Local activities (agents' turns in histories recorded under the
+ * 'agent-turns-as-local-activities' patch) cannot heartbeat: the worker that runs them holds their workflow
+ * task, and a dead worker is noticed when that task times out. So this is a no-op for them, and outside an activity.
  */
 export function heartbeat(context: Context | undefined = activityContext()): void {
   if (canHeartbeat(context)) context.heartbeat();

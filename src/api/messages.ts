@@ -1,7 +1,7 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { MissionReport } from './report';
-import type { MissionStatus } from './status';
+import type { AgentProgress, MissionStatus } from './status';
 
 /** Signal payloads. Every field optional except revise feedback, so `--input '{}'` or no input works. */
 export const ApprovePlan = z.strictObject({
@@ -37,3 +37,5 @@ export const resumeSignal = defineSignal<[Resume?]>('resume');
 export const statusQuery = defineQuery<MissionStatus>('status');
 /** The report once written (a failed or cancelled mission has no workflow result to carry it); null before. */
 export const reportQuery = defineQuery<MissionReport | null>('report');
+/** Asked of an agent's workflow (`feature`): its turn, tokens and last tool while it works. */
+export const agentProgressQuery = defineQuery<AgentProgress>('progress');

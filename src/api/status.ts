@@ -54,6 +54,19 @@ export interface FeatureStatus {
   finishedAt?: string;
 }
 
+/** An agent's live progress (its workflow's `progress` query): what `mission run` and `mission watch` show while it works. */
+export interface AgentProgress {
+  taskId: string;
+  /** The turn under way (0 before the first). */
+  turn: number;
+  maxTurns: number;
+  tokens: TokenUsage;
+  /** The last tool call's label (`run_command npm test`), once there was one. */
+  lastTool?: string;
+  /** Spent so far in USD, where the worker prices the model's usage (shown only when present). */
+  costUsd?: number;
+}
+
 export interface MilestoneStatus {
   id: string;
   title: string;

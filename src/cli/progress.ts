@@ -1,7 +1,8 @@
 import type { Client } from '@temporalio/client';
-import { statusQuery } from '../api/messages';
+import { agentProgressQuery, statusQuery } from '../api/messages';
 import type { MissionReport } from '../api/report';
-import { FINAL_PHASES, type MissionStatus, type Phase } from '../api/status';
+import { FINAL_PHASES, type AgentProgress, type MissionStatus, type Phase } from '../api/status';
+import { queryWithin } from './common';
 
 /**
  * The exit code of `mission run` and `mission watch` for a mission's final phase: 0 only when it completed;
@@ -11,18 +12,32 @@ export function exitCodeFor(phase: Phase): number {
   return phase === 'completed' ? 0 : phase === 'completed-with-issues' ? 3 : 1;
 }
 
-/** One line per milestone and feature: what `mission watch` prints when something changed. */
-export function progressLines(status: MissionStatus): string[] {
+/** Live progress of the running agents, by `milestone/feature`. */
+export type AgentsProgress = Record<string, AgentProgress>;
+
+/** One line per milestone and feature (a running feature with its agent's turn, tokens and last tool): what `mission watch` prints when something changed. */
+export function progressLines(status: MissionStatus, agents: AgentsProgress = {}): string[] {
   const lines = [`${status.missionId}: ${status.phase}${status.paused ? ' (paused)' : ''} · ${status.tokens.total} tokens`];
   for (const m of status.milestones) {
     lines.push(`  ${m.id} ${m.state}${m.validation ? ` · validation ${m.validation.status}` : ''}  ${m.title}`);
-    for (const f of m.features) lines.push(`    ${f.id} ${f.state}${f.merge ? ` · ${f.merge.state}` : ''}${f.turns ? ` · ${f.turns} turns` : ''}`);
+    for (const f of m.features) {
+      const live = agents[`${m.id}/${f.id}`];
+      lines.push(`    ${f.id} ${f.state}${f.merge ? ` · ${f.merge.state}` : ''}${live ? ` · ${describeProgress(live)}` : f.turns ? ` · ${f.turns} turns` : ''}`);
+    }
   }
   return lines;
 }
 
+/** `turn 3 of 20 · 5120 tokens · $0.0123 · last: run_command npm test` (the cost only where the worker prices usage). */
+export function describeProgress(p: AgentProgress): string {
+  const parts = [p.turn ? `turn ${p.turn} of ${p.maxTurns}` : 'starting', `${p.tokens.total} tokens`];
+  if (p.costUsd !== undefined) parts.push(`$${p.costUsd.toFixed(4)}`);
+  if (p.lastTool) parts.push(`last: ${p.lastTool}`);
+  return parts.join(' · ');
+}
+
 /** The compact progress record `--json` prints, one JSON line per change. */
-export function progressRecord(status: MissionStatus) {
+export function progressRecord(status: MissionStatus, agents: AgentsProgress = {}) {
   return {
     missionId: status.missionId,
     phase: status.phase,
@@ -32,9 +47,30 @@ export function progressRecord(status: MissionStatus) {
       id: m.id,
       state: m.state,
       validation: m.validation?.status,
-      features: m.features.map((f) => ({ id: f.id, state: f.state, turns: f.turns, merge: f.merge?.state })),
+      features: m.features.map((f) => {
+        const live = agents[`${m.id}/${f.id}`];
+        return { id: f.id, state: f.state, turns: f.turns, merge: f.merge?.state, ...(live ? { progress: live } : {}) };
+      }),
     })),
   };
+}
+
+/** A running agent answers within this; one that cannot (starting, ending, no worker) is shown without its progress. */
+const AGENT_QUERY_MS = 2000;
+
+/** Asks each running feature's agent workflow (`MISSION/MILESTONE/FEATURE`) for its progress. */
+export async function agentsProgress(client: Client, status: MissionStatus): Promise<AgentsProgress> {
+  const running = status.milestones.flatMap((m) => m.features.filter((f) => f.state === 'running').map((f) => `${m.id}/${f.id}`));
+  const answers = await Promise.all(
+    running.map(async (key) => {
+      try {
+        return [[key, await queryWithin(client, client.workflow.getHandle(`${status.missionId}/${key}`), agentProgressQuery, AGENT_QUERY_MS)] as const];
+      } catch {
+        return []; // not started yet, just ended, or recorded before agents answered this query
+      }
+    }),
+  );
+  return Object.fromEntries(answers.flat());
 }
 
 export interface WatchOptions {
@@ -58,7 +94,8 @@ export async function watchMission(client: Client, id: string, opts: WatchOption
       if (run.name === 'RUNNING') throw err; // a closed run without a worker cannot answer; its state is final anyway
     }
     if (status) {
-      const text = opts.json ? JSON.stringify(progressRecord(status)) : progressLines(status).join('\n');
+      const agents = FINAL_PHASES.includes(status.phase) ? {} : await agentsProgress(client, status);
+      const text = opts.json ? JSON.stringify(progressRecord(status, agents)) : progressLines(status, agents).join('\n');
       if (text !== last) console.log(text);
       last = text;
       opts.onStatus?.(status);

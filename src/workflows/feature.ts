@@ -1,12 +1,17 @@
-import { continueAsNew, patched, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
+import { continueAsNew, patched, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
 import { agentTaskId, FeatureInput, failedWithTokens, type AgentSpent, type FeatureResult, type ToolRunResult } from '../api/agent';
 import { missionFailure } from '../api/errors';
 import { describeIssues } from '../api/issues';
-import { addTokens, MAX_REFUSED_SHOWN, ZERO_TOKENS } from '../api/status';
+import { agentProgressQuery } from '../api/messages';
+import { addTokens, MAX_REFUSED_SHOWN, ZERO_TOKENS, type AgentProgress } from '../api/status';
 import { localModel, localTools, model, steps, tools } from './proxies';
 import { workflowNow } from './state';
 
-/** Agents recorded before this patch ran their turns as (remote) activities; they still replay that way. */
+/**
+ * How an agent's turns run, by the patch its history carries: activities that heartbeat (now); local activities
+ * (histories recorded under LOCAL_TURNS_PATCH only); activities (histories recorded before both).
+ */
+const TURNS_AS_ACTIVITIES_PATCH = 'agent-turns-as-activities';
 const LOCAL_TURNS_PATCH = 'agent-turns-as-local-activities';
 
 /**
@@ -34,8 +39,8 @@ async function runAgentLoop(raw: FeatureInput, spent: AgentSpent): Promise<Featu
   const startedAt = carried?.startedAt ?? workflowNow();
   const taskId = agentTaskId(input.task);
   const session = { missionKey: input.missionKey, name: taskId };
-  // Histories recorded before turns became local activities replay with the remote ones.
-  const local = patched(LOCAL_TURNS_PATCH);
+  // Only histories without the newer patch are asked about the older one: a new agent records one marker.
+  const local = !patched(TURNS_AS_ACTIVITIES_PATCH) && patched(LOCAL_TURNS_PATCH);
   const turnModel = local ? localModel : model;
   const turnTools = local ? localTools : tools;
   if (!carried) await (local ? localTools : steps).openAgentSession.executeWithOptions({ summary: `session: open ${taskId}` }, [{ session, input }]);
@@ -44,6 +49,9 @@ async function runAgentLoop(raw: FeatureInput, spent: AgentSpent): Promise<Featu
   let finish: ToolRunResult['finish'];
   let turn = carried?.turn ?? 0;
   Object.assign(spent, { tokens, turns: turn }); // a continued run starts from what the earlier runs spent
+  // Queries add nothing to history: `mission run` and `mission watch` ask this while the agent works.
+  const progress: AgentProgress = { taskId, turn, maxTurns: input.maxTurns, tokens };
+  setHandler(agentProgressQuery, () => progress);
   const refused = { count: carried?.refused?.count ?? 0, last: carried?.refused?.last ?? [] };
   while (!finish && turn < input.maxTurns) {
     // The conversation is on disk, so a new run only needs the loop's counters: history restarts near zero.
@@ -52,11 +60,14 @@ async function runAgentLoop(raw: FeatureInput, spent: AgentSpent): Promise<Featu
     }
     turn += 1;
     setCurrentDetails(`${taskId}: turn ${turn} of at most ${input.maxTurns}, ${tokens.total} tokens so far`);
+    progress.turn = turn;
     const reply = await turnModel.agentTurn.executeWithOptions({ summary: `llm: ${taskId} turn ${turn}` }, [{ session, turn, model: input.model, ...(input.contextWindows ? { contextWindows: input.contextWindows } : {}) }]);
     tokens = addTokens(tokens, reply.tokens);
     Object.assign(spent, { tokens, turns: turn });
+    progress.tokens = tokens;
     // Every tool call gets its answer (the transcript must stay valid), finish included.
     for (const call of reply.toolCalls) {
+      progress.lastTool = call.label;
       const result = await turnTools.runTool.executeWithOptions({ summary: `tool: ${call.label}` }, [
         { session, callId: call.id, workdir: input.workdir, repo: input.repo, branch: input.branch, ...(input.sandbox ? { sandbox: input.sandbox } : {}) },
       ]);

@@ -4,6 +4,7 @@ import { renderReport } from '../../api/report';
 import { startMission } from '../../client';
 import { loadEnvConfig } from '../../config';
 import { resolveTemporal, startLocalWorker, type LocalTemporal } from '../../dev';
+import { workerLogNote } from '../../worker';
 import { askForApproval, decisionCommands, renderPlan } from '../approval';
 import { connectOrExplain, str, type Command, type Context } from '../common';
 import { inputFlagsHelp } from '../input-flags';
@@ -38,7 +39,7 @@ export const run: Command = {
       const handle = await startMission(session.client, request, { missionId: str(values.id) });
       const id = handle.workflowId;
       const webUi = temporal.uiUrl && `${temporal.uiUrl}/namespaces/${session.client.options.namespace}/workflows/${encodeURIComponent(id)}`;
-      note(`mission ${id}: ${existed ? 'continuing' : 'started'} on ${where(temporal)}${webUi ? `\n  Web UI: ${webUi}` : ''}`);
+      note(`mission ${id}: ${existed ? 'continuing' : 'started'} on ${where(temporal)}${webUi ? `\n  Web UI: ${webUi}` : ''}${workerLogNote(session.workerLog)}`);
       if (values.detach) {
         const later = temporal.origin === 'configured' ? `follow it with "mission watch ${id}"` : `it continues when "mission run --id ${id}", "mission dev" or "mission worker" runs`;
         ctx.out({ missionId: id, runId: handle.firstExecutionRunId, address: temporal.address, webUi, continued: existed }, `${id}\n${later}`);
@@ -90,7 +91,7 @@ async function follow(client: Client, id: string, ctx: Context, temporal: LocalT
 }
 
 /** A client for the chosen server, plus a worker in this process unless the server is one the user configured. */
-async function openSession(temporal: LocalTemporal): Promise<{ client: Client; close(): Promise<void> }> {
+async function openSession(temporal: LocalTemporal): Promise<{ client: Client; workerLog?: string; close(): Promise<void> }> {
   const local = temporal.origin === 'configured' ? undefined : await startLocalWorker(temporal.address);
   const client = local
     ? new Client({ connection: await Connection.connect({ address: temporal.address }), namespace: loadEnvConfig().TEMPORAL_NAMESPACE })
@@ -98,6 +99,7 @@ async function openSession(temporal: LocalTemporal): Promise<{ client: Client; c
   const running = local?.worker.run();
   return {
     client,
+    workerLog: local?.log,
     close: async () => {
       if (local) {
         if (local.worker.getState() === 'RUNNING') local.worker.shutdown();

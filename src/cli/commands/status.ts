@@ -1,11 +1,11 @@
 import { getStatus } from '../../client';
 import { missionCommand } from '../common';
-import { progressLines } from '../progress';
+import { agentsProgress, progressLines } from '../progress';
 
 export const status = missionCommand(
   { summary: 'Print the mission status (progress lines, or the whole status with --json)', usage: 'mission status MISSION_ID [--json]' },
   async (c, id) => {
     const value = await getStatus(c, id);
-    return { value, text: progressLines(value).join('\n') };
+    return { value, text: progressLines(value, await agentsProgress(c, value)).join('\n') };
   },
 );
