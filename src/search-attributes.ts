@@ -1,10 +1,16 @@
 import { Connection } from '@temporalio/client';
 import type { NativeConnectionOptions } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
+import { SearchAttributeType } from '@temporalio/common';
 import { MISSION_SEARCH_ATTRIBUTES } from './api/search';
 
+const INDEXED_TYPES: Record<(typeof MISSION_SEARCH_ATTRIBUTES)[number]['type'], temporal.api.enums.v1.IndexedValueType> = {
+  [SearchAttributeType.KEYWORD]: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+  [SearchAttributeType.DOUBLE]: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE,
+};
+
 /**
- * Registers MissionStatus and MissionRepo in the namespace when they are missing (dev server, self-hosted).
+ * Registers MissionStatus, MissionRepo and MissionCostUsd in the namespace when they are missing (dev server, self-hosted).
  * Returns whether they exist: missions upsert them only then, because upserting an unknown attribute
  * would fail every workflow task. Where registration is not allowed (e.g. Temporal Cloud without admin
  * rights) the worker runs without them and says how to add them.
@@ -21,7 +27,7 @@ export async function ensureSearchAttributes(options: Pick<NativeConnectionOptio
     try {
       await connection.operatorService.addSearchAttributes({
         namespace,
-        searchAttributes: Object.fromEntries(absent.map((key) => [key.name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
+        searchAttributes: Object.fromEntries(absent.map((key) => [key.name, INDEXED_TYPES[key.type]])),
       });
     } catch (err) {
       if ((await missing()).length) throw err; // another worker added them at the same time: fine
@@ -29,8 +35,8 @@ export async function ensureSearchAttributes(options: Pick<NativeConnectionOptio
     return true;
   } catch (err) {
     console.warn(
-      `mission worker: search attributes MissionStatus/MissionRepo are not available (${(err as Error).message}); missions run without them. ` +
-        `Add them with: temporal operator search-attribute create --namespace ${namespace} --name MissionStatus --type Keyword (and MissionRepo).`,
+      `mission worker: search attributes MissionStatus/MissionRepo/MissionCostUsd are not available (${(err as Error).message}); missions run without them. ` +
+        `Add them with: temporal operator search-attribute create --namespace ${namespace} --name MissionStatus --type Keyword (and MissionRepo; MissionCostUsd with --type Double).`,
     );
     return false;
   } finally {

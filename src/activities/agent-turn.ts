@@ -5,7 +5,7 @@ import type {
 } from 'openai/resources/chat/completions';
 import type { SessionRef, TurnResult } from '../api/agent';
 import { failureType, missionFailure } from '../api/errors';
-import { addTokens, ZERO_TOKENS, type TokenUsage } from '../api/status';
+import { addTokens, asCompaction, ZERO_TOKENS, type TokenUsage } from '../api/status';
 import {
   clipToolAnswers,
   COMPACT_AT_SHARE,
@@ -77,7 +77,7 @@ export function createAgentTurn(deps: { model: ModelClient; paths: MissionPaths;
         const spent = await compact(session, input, attempt, ask);
         if (!spent && attempt > 0) throw cannotContinue(input, session, 'there are no older turns left to compact');
         if (spent) {
-          tokens = addTokens(tokens, spent);
+          tokens = addTokens(tokens, asCompaction(spent));
           session.pendingTokens = tokens;
           await saveSession(file, session); // a retried turn finds the conversation compacted: no second summary call
         }

@@ -32,6 +32,17 @@ export const AgentTask = z.discriminatedUnion('role', [
 export type AgentTask = z.infer<typeof AgentTask>;
 
 /** Input of the `feature` child workflow: one agent working on one task in one working directory. */
+const TokenCounts = z.object({
+  prompt: z.number(),
+  completion: z.number(),
+  total: z.number(),
+  cached: z.number().optional(),
+  costUsd: z.number().optional(),
+  unpriced: z.number().optional(),
+});
+/** TokenUsage (src/api/status.ts) as carried across continue-as-new. */
+const TokenUsageSchema = TokenCounts.extend({ compact: TokenCounts.optional() });
+
 export const FeatureInput = z.strictObject({
   missionId: z.string().min(1),
   missionKey: z.string().min(1),
@@ -54,7 +65,7 @@ export const FeatureInput = z.strictObject({
   carried: z
     .strictObject({
       turn: z.number().int().min(0),
-      tokens: z.strictObject({ prompt: z.number(), completion: z.number(), total: z.number() }),
+      tokens: TokenUsageSchema,
       startedAt: z.number(),
       refused: z.strictObject({ count: z.number(), last: z.array(z.string()) }).optional(),
     })

@@ -35,6 +35,8 @@ export const Budget = z.strictObject({
   maxTurnsPerFeature: int(1, 1000).default(40).describe('model turns one agent may take'),
   maxTokens: int(1, Number.MAX_SAFE_INTEGER).optional().describe('mission-wide token limit (pauses the mission when reached)'),
   maxMinutes: z.number().positive('must be greater than 0').optional().describe('mission-wide time limit in minutes (pauses the mission when reached)'),
+  maxCostUsd: z.number({ error: 'must be a number' }).positive('must be greater than 0').optional()
+    .describe('mission-wide cost limit in USD from the price table (pauses the mission when reached)'),
 });
 export type Budget = z.infer<typeof Budget>;
 

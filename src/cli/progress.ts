@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { statusQuery } from '../api/messages';
+import { formatCost } from '../api/prices';
 import type { MissionReport } from '../api/report';
 import { FINAL_PHASES, type MissionStatus, type Phase } from '../api/status';
 
@@ -13,7 +14,7 @@ export function exitCodeFor(phase: Phase): number {
 
 /** One line per milestone and feature: what `mission watch` prints when something changed. */
 export function progressLines(status: MissionStatus): string[] {
-  const lines = [`${status.missionId}: ${status.phase}${status.paused ? ' (paused)' : ''} · ${status.tokens.total} tokens`];
+  const lines = [`${status.missionId}: ${status.phase}${status.paused ? ' (paused)' : ''} · ${status.tokens.total} tokens · ${formatCost(status.tokens)}${status.parked ? ` · parked: ${status.parked}` : ''}`];
   for (const m of status.milestones) {
     lines.push(`  ${m.id} ${m.state}${m.validation ? ` · validation ${m.validation.status}` : ''}  ${m.title}`);
     for (const f of m.features) lines.push(`    ${f.id} ${f.state}${f.merge ? ` · ${f.merge.state}` : ''}${f.turns ? ` · ${f.turns} turns` : ''}`);
@@ -28,6 +29,7 @@ export function progressRecord(status: MissionStatus) {
     phase: status.phase,
     paused: status.paused,
     tokens: status.tokens.total,
+    costUsd: status.tokens.costUsd,
     milestones: status.milestones.map((m) => ({
       id: m.id,
       state: m.state,

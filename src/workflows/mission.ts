@@ -27,6 +27,7 @@ import { FINAL_PHASES, type MissionStatus } from '../api/status';
 import { raiseBudget } from '../api/budget';
 import type { MissionContext } from './agents';
 import { budgetGate } from './budget';
+import { retryAfterQuotaPark } from './quota';
 import { runMilestone } from './milestone';
 import { model, steps } from './proxies';
 import { MissionState, nowIso, type PlanDecision } from './state';
@@ -79,7 +80,7 @@ export async function mission(rawInput?: unknown, carried?: MissionCarry): Promi
     state.setPhase('reporting', 'writing the mission report');
     // Ran to the end: `completed` only if nothing is unresolved (src/api/outcome.ts decides).
     const outcome = decideOutcome(state.status.milestones, state.status.plan);
-    const done = await report(state, missionKey, input, outcome);
+    const done = await retryAfterQuotaPark(state, ctx.missionId, 'the report', () => report(state, missionKey, input, outcome));
     const issues = done.unresolved.length ? ` with ${done.unresolved.length} unresolved item(s)` : '';
     state.setPhase(outcome, `mission completed${issues} on ${ctx.prep.branch}; report at ${done.reportPath}`);
     return done;
@@ -153,14 +154,15 @@ async function planUntilDecided(ctx: MissionContext): Promise<Exclude<PlanDecisi
     state.setPhase('planning', state.status.planRevision ? 'revising the plan' : 'drafting the plan');
     let plan: Plan | null = null;
     for (let attempt = 1; !plan; attempt++) {
-      const reply = await model.planTurn.executeWithOptions({ summary: `llm: plan turn ${turn + 1}` }, [{
+      const request = {
         missionKey: ctx.missionKey,
         turn: ++turn,
         prompt: input.prompt,
         limits: { maxMilestones: input.maxMilestones, maxFeaturesPerMilestone: input.maxFeaturesPerMilestone },
         model: input.models.planner,
         followUp,
-      }]);
+      };
+      const reply = await retryAfterQuotaPark(state, ctx.missionId, 'the planner', () => model.planTurn.executeWithOptions({ summary: `llm: plan turn ${request.turn}` }, [request]));
       state.addTokens(reply.tokens, 'plan');
       plan = reply.plan;
       if (plan) break;
@@ -218,6 +220,12 @@ function registerHandlers(state: MissionState): void {
     resumeSignal,
     (raw) => {
       const parsed = Resume.safeParse(raw ?? {});
+      if (parsed.success && state.quotaGate.waiters > 0 && !state.status.paused) {
+        // Parked by a rate-limit storm: any resume tries the refused calls again (a budget raise also applies).
+        state.quotaGate.released += 1;
+        state.record('resume', 'resumed: the model calls refused for rate limit or quota are tried again');
+        if (!parsed.data.budget) return;
+      }
       if (parsed.success && parsed.data.budget && !FINAL_PHASES.includes(state.phase)) {
         state.status.budget = raiseBudget(state.status.budget, parsed.data.budget);
         const still = state.overBudget();
@@ -228,7 +236,7 @@ function registerHandlers(state: MissionState): void {
       }
       toggle('resume', Resume, raw, false);
     },
-    { description: 'Continue after pause, or raise the budget of a mission in paused-budget: { comment?, budget?: { maxTokens?, maxMinutes? } }' },
+    { description: 'Continue after pause, raise the budget of a mission in paused-budget, or retry after paused-quota: { comment?, budget?: { maxTokens?, maxMinutes?, maxCostUsd? } }' },
   );
 }
 
