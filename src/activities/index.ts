@@ -8,6 +8,7 @@ import { ModelClient } from './model';
 import { MissionPaths } from './paths';
 import { createReportActivities } from './report';
 import type { PriceTable } from '../api/prices';
+import type { SearchAttributeSupport } from '../api/search';
 import type { SandboxInfo } from '../api/status';
 import { repoEnvNames, Sandbox, type SandboxSettings } from './sandbox';
 import { scrubEnv } from './tools';
@@ -31,7 +32,7 @@ export interface ActivityDeps {
   /** MISSION_SANDBOX, MISSION_BWRAP_PATH, MISSION_SANDBOX_NETWORK (default: auto, bwrap on PATH, network allowed). */
   sandbox?: Omit<SandboxSettings, 'missionHome' | 'env'>;
   /** MissionStatus/MissionRepo exist in the namespace, so missions may upsert them. */
-  searchAttributes?: boolean;
+  searchAttributes?: SearchAttributeSupport;
 }
 
 /** The one place activities are wired. Workflows use `ReturnType<typeof createActivities>` for types only. */

@@ -40,7 +40,7 @@ export async function mission(rawInput?: unknown, carried?: MissionCarry): Promi
   const input = parseMissionInputOrFail(rawInput);
   const info = workflowInfo();
   const state = new MissionState(info.workflowId, input.prompt, input.budget);
-  if (carried) state.restore(carried.status, carried.activeMs, carried.searchAttributes);
+  if (carried) state.restore(carried.status, carried.activeMs, carried.searchAttributes, carried.costAttribute);
   registerHandlers(state);
   const missionKey = missionKeyFor(info.workflowId);
   let ctx: MissionContext | undefined;
@@ -74,7 +74,7 @@ export async function mission(rawInput?: unknown, carried?: MissionCarry): Promi
       // Only between milestones: every child has finished, so the parent-close policy touches nothing.
       if (i + 1 < milestones.length && workflowInfo().continueAsNewSuggested) {
         state.record('continue-as-new', `history at ${workflowInfo().historyLength} events: continuing as a new run`);
-        await continueAsNew<typeof mission>(rawInput, { status: state.status, prep: ctx.prep, head, next: i + 1, activeMs: state.activeMs(), searchAttributes: state.searchAttributes });
+        await continueAsNew<typeof mission>(rawInput, { status: state.status, prep: ctx.prep, head, next: i + 1, activeMs: state.activeMs(), searchAttributes: state.searchAttributes, costAttribute: state.costAttribute });
       }
     }
     state.setPhase('reporting', 'writing the mission report');
@@ -115,6 +115,8 @@ export interface MissionCarry {
   next: number;
   activeMs: number;
   searchAttributes: boolean;
+  /** MissionCostUsd exists too (absent in carries from before it did: then the cost is not published). */
+  costAttribute?: boolean;
 }
 
 /** Creates the mission branch and worktree (or finds them) and publishes the search attributes. */
@@ -137,6 +139,7 @@ async function prepare(state: MissionState, input: MissionInput, missionKey: str
   for (const note of prep.notes ?? []) state.record('warning', note);
   if (prep.searchAttributes) {
     state.searchAttributes = true;
+    state.costAttribute = prep.searchAttributes !== 'without-cost';
     upsertSearchAttributes([
       { key: MissionRepoKey, value: prep.repo },
       { key: MissionStatusKey, value: state.phase },
@@ -220,11 +223,11 @@ function registerHandlers(state: MissionState): void {
     resumeSignal,
     (raw) => {
       const parsed = Resume.safeParse(raw ?? {});
-      if (parsed.success && state.quotaGate.waiters > 0 && !state.status.paused) {
-        // Parked by a rate-limit storm: any resume tries the refused calls again (a budget raise also applies).
+      if (parsed.success && state.quotaGate.waiters > 0) {
+        // Parked by a rate-limit storm: any resume tries the refused calls again (a budget raise and an unpause also apply).
         state.quotaGate.released += 1;
         state.record('resume', 'resumed: the model calls refused for rate limit or quota are tried again');
-        if (!parsed.data.budget) return;
+        if (!parsed.data.budget && !state.status.paused) return;
       }
       if (parsed.success && parsed.data.budget && !FINAL_PHASES.includes(state.phase)) {
         state.status.budget = raiseBudget(state.status.budget, parsed.data.budget);

@@ -43,6 +43,8 @@ export class MissionState {
   report: MissionReport | undefined;
   /** Set once the worker confirmed the search attributes exist: keeps MissionStatus current. */
   searchAttributes = false;
+  /** MissionCostUsd exists as well (a namespace set up before it may lack it). */
+  costAttribute = false;
   /** The cost last written to MissionCostUsd. */
   private costPublished: number | undefined;
   /** Agents waiting in `budgetGate`, and the phase to return to. */
@@ -112,7 +114,7 @@ export class MissionState {
     if (compact) byRole.compact = addTokens(byRole.compact ?? ZERO_TOKENS, compact);
     this.status.updatedAt = nowIso();
     const cost = this.status.tokens.costUsd;
-    if (this.searchAttributes && cost !== undefined && cost !== this.costPublished && patched(COST_ATTRIBUTE_PATCH)) {
+    if (this.searchAttributes && this.costAttribute && cost !== undefined && cost !== this.costPublished && patched(COST_ATTRIBUTE_PATCH)) {
       this.costPublished = cost;
       upsertSearchAttributes([{ key: MissionCostUsdKey, value: cost }]);
     }
@@ -149,9 +151,10 @@ export class MissionState {
   }
 
   /** Takes over the state of the previous run (continue-as-new). */
-  restore(status: MissionStatus, activeMs: number, searchAttributes: boolean): void {
+  restore(status: MissionStatus, activeMs: number, searchAttributes: boolean, costAttribute = false): void {
     Object.assign(this.status, status);
     this.searchAttributes = searchAttributes;
+    this.costAttribute = costAttribute;
     this.clock.since = workflowNow() - activeMs;
     setCurrentDetails(this.details(`continuing: ${status.phase}`));
   }
