@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { parseMissionInput } from '../src/api/input';
 import { resumeSignal } from '../src/api/messages';
 import { costOf, formatCost, parsePriceSetting, priced, priceFor, DEFAULT_PRICES } from '../src/api/prices';
 import type { MissionStatus } from '../src/api/status';
@@ -31,7 +32,7 @@ describe('prices (pure)', () => {
     expect(formatCost({ total: 15, costUsd: 0 })).toBe('$0.00'); // a model priced at 0 (local) is known to be free
   });
 
-  test('MISSION_PRICES adds to and replaces the defaults; a wrong field is named', () => {
+  test('MISSION_PRICES and the models.prices of the input add to and replace the defaults; a wrong field is named', () => {
     const table = parsePriceSetting('{"qwen": {"input": 0, "output": 0}, "gpt-4o": {"input": 1, "output": 2}}');
     expect(table.qwen).toEqual({ input: 0, output: 0 });
     expect(table['gpt-4o']).toEqual({ input: 1, output: 2 });
@@ -39,10 +40,12 @@ describe('prices (pure)', () => {
     expect(() => parsePriceSetting('{"qwen": {"input": -1, "output": "x"}}')).toThrow(/^MISSION_PRICES: qwen\.input: must be 0 or more; qwen\.output: must be a number of USD per million tokens$/);
     expect(() => parsePriceSetting('{"qwen": {"input": 1, "outptu": 2}}')).toThrow(/^MISSION_PRICES: qwen\.output: must be a number of USD per million tokens; qwen\.outptu: unknown field$/);
     expect(() => parsePriceSetting('{nope')).toThrow(/^MISSION_PRICES: not valid JSON/);
+    // The same table in the mission input (`models.prices`): a wrong entry names its field.
+    expect(parseMissionInput({ models: { prices: { qwen: { input: -1, output: 0 } } } })).toEqual({ ok: false, errors: ['models.prices.qwen.input: must be 0 or more'] });
   });
 });
 
-test('the report costs what the price table and the usage the server reported say, cached tokens included, per role and in total; an unpriced model is shown as unknown', async () => {
+test('the report costs what the price table and the usage the server reported say, cached tokens included, per role and in total; an unpriced model is shown as unknown; the prices of the input apply', async () => {
   const repo = makeRepo();
   h.model.script('plan', withUsage([planReply(makePlan([{ id: 'm1', features: [{ id: 'a', files: ['a.txt'] }] }]))], 2000, 300, 1500));
   h.model.script('feature a', withUsage(writesFiles({ 'a.txt': 'A' }), 1200, 80, 1000));
@@ -80,6 +83,15 @@ test('the report costs what the price table and the usage the server reported sa
   expect(unpriced.tokensByRole.feature).toMatchObject({ unpriced: unpriced.tokensByRole.feature!.total });
   expect(unpriced.tokensByRole.feature!.costUsd).toBeUndefined();
   expect(readFileSync(unpriced.reportPath!, 'utf8')).toMatch(/- \*\*Cost:\*\* \$[\d.]+ \+ unknown \(\d+ tokens of unpriced models\) \(.*feature unknown \(no price for the model\)/);
+
+  // The mission's own prices (input `models.prices`) price it, over the worker's table.
+  h.model.reset().scriptPrefix('report', { content: 'Summary.' });
+  h.model.script('plan', [planReply(makePlan([{ id: 'm1', features: [{ id: 'c', files: ['c.txt'] }] }]))]);
+  h.model.script('feature c', withUsage(writesFiles({ 'c.txt': 'C' }), 700, 50, 300));
+  const local = { input: 1, cachedInput: 0.5, output: 2 };
+  const own = await (await h.start({ prompt: 'Priced by the mission', repo: makeRepo(), requirePlanApproval: false, models: { worker: 'local-coder', prices: { 'local-coder': local } } })).result();
+  expect(own.tokensByRole.feature!.costUsd).toBeCloseTo((2 * (400 * 1 + 300 * 0.5 + 50 * 2)) / 1e6, 12);
+  expect(own.tokens.unpriced).toBeUndefined();
 });
 
 test('over budget.maxCostUsd the mission pauses before the next feature; resume with a raised cost limit finishes it', async () => {

@@ -63,7 +63,7 @@ export function createAgentTurn(deps: { model: ModelClient; paths: MissionPaths;
     if (recorded) return recorded;
     /** Every model call of the turn, its token counts logged in the session (marked when estimated). */
     const ask = async (kind: RequestUsage['kind'], request: CompletionRequest): Promise<Completion> => {
-      const reply = await model.complete(request);
+      const reply = await model.complete(request, session.prices);
       (session.requests ??= []).push({ turn: input.turn, kind, prompt: reply.tokens.prompt, completion: reply.tokens.completion, ...(reply.estimated ? { estimated: true as const } : {}) });
       return reply;
     };

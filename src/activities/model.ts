@@ -35,7 +35,8 @@ export class ModelClient {
     return this.openai.baseURL;
   }
 
-  async complete(request: CompletionRequest): Promise<Completion> {
+  /** `prices`: the mission's own prices (its input's `models.prices`), over the worker's. */
+  async complete(request: CompletionRequest, prices?: PriceTable): Promise<Completion> {
     const model = request.model ?? this.defaultModel;
     let completion;
     try {
@@ -57,7 +58,7 @@ export class ModelClient {
       finishReason: completion.choices[0]?.finish_reason ?? undefined,
       estimated: !usage,
       // Priced as the model asked for; else as the one the server says answered (a local server may name it otherwise).
-      tokens: priced(tokens, [model, completion.model], this.prices),
+      tokens: priced(tokens, [model, completion.model], prices ? { ...this.prices, ...prices } : this.prices),
     };
   }
 }

@@ -2,6 +2,7 @@ import { ApplicationFailure, CancelledFailure, TemporalFailure } from '@temporal
 import { z } from 'zod';
 import { failureType, rootFailure } from './errors';
 import { PlanFeature } from './plan';
+import { PriceTable } from './prices';
 import type { TokenUsage } from './status';
 
 const MilestoneRef = z.strictObject({ id: z.string(), title: z.string(), goal: z.string() });
@@ -54,6 +55,8 @@ export const FeatureInput = z.strictObject({
   /** Commit the work started from; commits after it belong to this task. */
   startCommit: z.string().min(1),
   model: z.string().optional(),
+  /** The input's `models.prices`, when set (kept with the conversation on disk). */
+  prices: PriceTable.optional(),
   /** The input's `models.contextWindow`, when set. */
   contextWindows: z.record(z.string(), z.number()).optional(),
   maxTurns: z.number().int().min(1),

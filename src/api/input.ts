@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { describeIssues } from './issues';
 import { missionFailure } from './errors';
+import { PriceTable } from './prices';
 
 const int = (min: number, max: number) =>
   z.number({ error: 'must be a number' }).int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
@@ -28,6 +29,8 @@ export const Models = z.strictObject({
     .record(z.string().trim().min(1), int(256, 100_000_000))
     .optional()
     .describe('context window in tokens by model name, e.g. {"qwen2.5-coder:1.5b": 4096}; default: known models, else 8192'),
+  prices: PriceTable.optional()
+    .describe('USD per million tokens by model name, over the worker\'s table, e.g. {"my-model": {"input": 0.5, "cachedInput": 0.1, "output": 1.5}}'),
 });
 export type Models = z.infer<typeof Models>;
 

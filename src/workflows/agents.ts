@@ -45,6 +45,7 @@ export async function runAgent(ctx: MissionContext, task: AgentTask, place: Agen
     model: task.role === 'repair' ? (ctx.input.models.validator ?? ctx.input.models.worker) : ctx.input.models.worker,
     maxTurns: ctx.input.budget.maxTurnsPerFeature,
     ...(ctx.input.models.contextWindow ? { contextWindows: ctx.input.models.contextWindow } : {}),
+    ...(ctx.input.models.prices ? { prices: ctx.input.models.prices } : {}),
     ...(ctx.prep.sandbox ? { sandbox: { network: ctx.prep.sandbox.network, env: ctx.prep.sandbox.env } } : {}),
   };
   // What the mission has already counted of this agent: a run after a rate-limit park carries it on.

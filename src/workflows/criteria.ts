@@ -34,6 +34,7 @@ export async function checkCriteria(ctx: MissionContext, milestone: PlanMileston
       features: milestoneStatus.features.map(({ id, title, state: featureState, summary }) => ({ id, title, state: featureState, summary })),
       results: results.map(({ name, command, exitCode, timedOut, skipped, outputTail }) => ({ name, command, exitCode, timedOut, skipped, outputTail: outputTail.slice(-400) })),
       model: ctx.input.models.validator ?? ctx.input.models.planner,
+      ...(ctx.input.models.prices ? { prices: ctx.input.models.prices } : {}),
     };
     try {
       const ask = () => model.checkCriteria.executeWithOptions({ summary: `llm: validator ${milestone.id}` }, [request]);

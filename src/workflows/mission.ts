@@ -164,6 +164,7 @@ async function planUntilDecided(ctx: MissionContext): Promise<Exclude<PlanDecisi
         limits: { maxMilestones: input.maxMilestones, maxFeaturesPerMilestone: input.maxFeaturesPerMilestone },
         model: input.models.planner,
         followUp,
+        ...(input.models.prices ? { prices: input.models.prices } : {}),
       };
       const reply = await retryAfterQuotaPark(state, ctx.missionId, 'the planner', () => model.planTurn.executeWithOptions({ summary: `llm: plan turn ${request.turn}` }, [request]));
       state.addTokens(reply.tokens, 'plan');
@@ -250,7 +251,7 @@ async function report(state: MissionState, missionKey: string, input: MissionInp
   const facts = reportFromStatus(state.status, outcome, finishedAt, extra);
   const written = await model.writeReport.executeWithOptions({ summary: `report: ${outcome}` }, [
     // Every mission that ran work gets a narrative (labelled as the model's and checked against the facts).
-    { missionKey, report: facts, narrate: state.status.milestones.some((m) => m.state !== 'pending'), model: input.models.validator ?? input.models.planner },
+    { missionKey, report: facts, narrate: state.status.milestones.some((m) => m.state !== 'pending'), model: input.models.validator ?? input.models.planner, ...(input.models.prices ? { prices: input.models.prices } : {}) },
   ]);
   state.addTokens(written.tokens, 'report');
   state.report = written.report;
