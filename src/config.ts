@@ -16,6 +16,8 @@ export const EnvConfig = z.object({
   MISSION_HOME: z.string().min(1).default(path.join(os.homedir(), '.mission')),
   /** Context windows: `16384` for every model, or `model=tokens,...`; see src/activities/context-window.ts. */
   MISSION_CONTEXT_WINDOW: z.string().min(1).optional(),
+  /** Model prices as JSON, over the defaults; see src/api/prices.ts. */
+  MISSION_PRICES: z.string().min(1).optional(),
   MISSION_SANDBOX: z.enum(['auto', 'bwrap', 'off'], 'must be auto, bwrap or off').default('auto'),
   MISSION_BWRAP_PATH: z.string().min(1).refine((p) => path.isAbsolute(p), 'must be an absolute path').optional(),
   MISSION_SANDBOX_NETWORK: z.enum(['allow', 'deny'], 'must be allow or deny').default('allow'),

@@ -130,7 +130,7 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions, env: Node
     'server', 'start-dev',
     '--ip', '127.0.0.1', '--port', String(opts.port), '--ui-port', String(opts.uiPort),
     '--db-filename', opts.db, '--log-level', 'warn',
-    ...MISSION_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
+    ...MISSION_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=${key.type === 'DOUBLE' ? 'Double' : 'Keyword'}`]),
     ...dynamicConfigArgs({ ...LOCAL_SERVER_CONFIG, ...opts.dynamicConfig }),
   ];
   const log = path.join(path.dirname(opts.db), 'server.log');

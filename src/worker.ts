@@ -4,6 +4,7 @@ import OpenAI from 'openai';
 import { createActivities, type Activities, type ActivityDeps } from './activities';
 import { parseContextWindowSetting } from './activities/context-window';
 import { loadEnvConfig, type EnvConfig } from './config';
+import { parsePriceSetting } from './api/prices';
 import { ensureSearchAttributes } from './search-attributes';
 import { workflowBundleOptions } from './workflow-bundle';
 import { installWorkerLog, WORKER_LOG_TO_TERMINAL } from './worker-log';
@@ -62,6 +63,7 @@ export function activityDeps(config: EnvConfig, env: NodeJS.ProcessEnv = process
     defaultModel: config.MISSION_MODEL,
     defaultRepo: config.MISSION_REPO,
     contextWindows: parseContextWindowSetting(config.MISSION_CONTEXT_WINDOW),
+    prices: parsePriceSetting(config.MISSION_PRICES),
     toolEnv: env,
     sandbox: { mode: config.MISSION_SANDBOX, bwrapPath: config.MISSION_BWRAP_PATH, allowNetwork: config.MISSION_SANDBOX_NETWORK === 'allow' },
   };

@@ -101,7 +101,7 @@ test('`mission run` shows each running feature\'s turn, tokens and last tool, an
   const run = await cli(['run', 'Show progress', '--repo', repo, '--id', id, '--port', String(port), '--ui-port', String(uiPort), '--no-require-plan-approval'], cliEnv(h));
   const output = run.stdout + run.stderr;
   expect(run.code).toBe(0);
-  expect(output).toMatch(/^ {4}shown running · turn [23] of \d+ · \d+ tokens · last: write_file a\.txt$/m);
+  expect(output).toMatch(/^ {4}shown running · turn [23] of \d+ · \d+ tokens · unknown \(no price for the model\) · last: write_file a\.txt$/m);
   expect(output).not.toMatch(/TMPRL\d{4}|\[(?:WARN|INFO|DEBUG|TRACE)\]|\bwebpack\b|workflow-bundle-/i);
   // The SDK's lines are in the worker log, which the CLI names.
   const log = path.join(h.home, 'logs', 'worker.log');

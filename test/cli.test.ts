@@ -20,13 +20,13 @@ test('run --detach → status → approve → watch to completion → list → r
   await h.waitFor(handle, (s) => s.phase === 'awaiting-approval');
   const status = await runCli(h, ['status', id, '--json']);
   expect(JSON.parse(status.out[0]!)).toMatchObject({ phase: 'awaiting-approval', plan: { title: 'CLI plan' } });
-  expect((await runCli(h, ['status', id])).out[0]).toMatch(new RegExp(`^${id}: awaiting-approval · \\d+ tokens\n {2}m1 pending`));
+  expect((await runCli(h, ['status', id])).out[0]).toMatch(new RegExp(`^${id}: awaiting-approval · \\d+ tokens · unknown \\(no price for the model\\)\n {2}m1 pending`));
 
   const approved = await runCli(h, ['approve', id, '--by', 'cli-user', '--node', 'mission:approve-plan', '--json']);
   expect(JSON.parse(approved.out[0]!)).toEqual({ missionId: id, signal: 'approvePlan', sent: true, applied: true });
   const watched = await runCli(h, ['watch', id]);
   expect(watched.code).toBe(0);
-  expect(watched.out[0]).toMatch(/: completed · \d+ tokens\n {2}m1 done · validation not-validated/);
+  expect(watched.out[0]).toMatch(/: completed · \d+ tokens · unknown \(no price for the model\)\n {2}m1 done · validation not-validated/);
   const watchedJson = await runCli(h, ['watch', id, '--json']);
   expect(watchedJson.out[0]!.trim().split('\n').map((l) => JSON.parse(l) as { phase: string }).at(-1)).toMatchObject({ phase: 'completed', milestones: [{ id: 'm1', state: 'done' }] });
   expect(treeAt(repo, `mission/${id}`)).toMatchObject({ 'cli.txt': 'via the CLI' });

@@ -98,10 +98,10 @@ describe('model errors map onto the taxonomy', () => {
     expect(await failureOf(turn())).toMatchObject({ type: 'MODEL_BAD_REQUEST', nonRetryable: true });
   });
 
-  it('429 is retryable and honours Retry-After; 503 and a dropped connection are retryable', async () => {
+  it('429 is MODEL_RATE_LIMITED, retryable and honours Retry-After; 503 and a dropped connection are retryable', async () => {
     server.script('plan', [{ status: 429, message: 'slow down', headers: { 'retry-after': '7' } }, { status: 503 }, { status: 0, dropConnection: true }]);
     const limited = await failureOf(turn());
-    expect(limited).toMatchObject({ type: 'MODEL_UNAVAILABLE', nonRetryable: false });
+    expect(limited).toMatchObject({ type: 'MODEL_RATE_LIMITED', nonRetryable: false });
     expect(limited.nextRetryDelay).toBe(7000);
     expect(await failureOf(turn())).toMatchObject({ type: 'MODEL_UNAVAILABLE', nonRetryable: false });
     expect(await failureOf(turn())).toMatchObject({ type: 'MODEL_UNAVAILABLE', nonRetryable: false });

@@ -50,9 +50,10 @@ test.each([
 
   const compactions = h.model.requestsFor('compact f');
   expect(compactions.length).toBeGreaterThanOrEqual(3);
-  // Summaries are paid for by the feature: its tokens are every answered turn and summary, each counted once.
-  const paid = [...answered, ...compactions].reduce((n, r) => n + r.usage!.total_tokens, 0);
-  expect(status.tokensByRole.feature?.total).toBe(paid);
+  // Every answered turn and summary counted once: the turns under `feature`, the summaries under `compact`.
+  const paid = (requests: typeof answered) => requests.reduce((n, r) => n + r.usage!.total_tokens, 0);
+  expect(status.tokensByRole.feature?.total).toBe(paid(answered));
+  expect(status.tokensByRole.compact?.total).toBe(paid(compactions));
   for (const c of compactions) expect(c.status).toBe(200);
   // What the last request kept: the task verbatim, the summary with the files touched, the latest turns.
   const last = answered.at(-1)!.body.messages;

@@ -54,6 +54,14 @@ test('histories of every path are committed, from each generation of agent turns
   // patched('validation-criteria-checked'): a recording holds the validator's call (the others predate it).
   const validatorCalls = histories.filter((h) => (h.history.events ?? []).some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'checkCriteria'));
   expect(validatorCalls.map((h) => h.file).sort()).toEqual([expect.stringMatching(/^local-turns\/plan-criteria-are-checked/), expect.stringMatching(/^plan-criteria-are-checked/)]);
+  // patched('park-on-rate-limit') (recorded while turns were local activities): the storm recording runs the refused plan turn again after resume, and the agent as a second run;
+  // patched('mission-cost-search-attribute'): the cost recordings keep MissionCostUsd.
+  const scheduled = (h: (typeof histories)[number], name: string) => (h.history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === name).length;
+  const storm = histories.filter((h) => h.file.includes('a-429-storm'));
+  expect(storm.map((h) => scheduled(h, 'planTurn'))).toContain(2);
+  expect(new Set(storm.filter((h) => h.workflowId.endsWith('/m1/a')).map((h) => h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.originalExecutionRunId)).size).toBe(2);
+  const costKept = histories.filter((h) => (h.history.events ?? []).some((e) => e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.MissionCostUsd));
+  expect(costKept.some((h) => h.file.includes('the-report-costs'))).toBe(true);
   // The continue-as-new recording holds several runs of the mission and of an agent.
   const chained = histories.filter((h) => h.file === 'continue-as-new.json');
   const runsOf = (id: string) => chained.filter((h) => h.workflowId === id).length;

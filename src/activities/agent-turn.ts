@@ -5,7 +5,7 @@ import type {
 } from 'openai/resources/chat/completions';
 import type { SessionRef, TurnResult } from '../api/agent';
 import { failureType, missionFailure } from '../api/errors';
-import { addTokens, ZERO_TOKENS, type TokenUsage } from '../api/status';
+import { addTokens, asCompaction, ZERO_TOKENS, type TokenUsage } from '../api/status';
 import {
   clipToolAnswers,
   COMPACT_AT_SHARE,
@@ -63,7 +63,7 @@ export function createAgentTurn(deps: { model: ModelClient; paths: MissionPaths;
     if (recorded) return recorded;
     /** Every model call of the turn, its token counts logged in the session (marked when estimated). */
     const ask = async (kind: RequestUsage['kind'], request: CompletionRequest): Promise<Completion> => {
-      const reply = await model.complete(request);
+      const reply = await model.complete(request, session.prices);
       (session.requests ??= []).push({ turn: input.turn, kind, prompt: reply.tokens.prompt, completion: reply.tokens.completion, ...(reply.estimated ? { estimated: true as const } : {}) });
       return reply;
     };
@@ -77,7 +77,7 @@ export function createAgentTurn(deps: { model: ModelClient; paths: MissionPaths;
         const spent = await compact(session, input, attempt, ask);
         if (!spent && attempt > 0) throw cannotContinue(input, session, 'there are no older turns left to compact');
         if (spent) {
-          tokens = addTokens(tokens, spent);
+          tokens = addTokens(tokens, asCompaction(spent));
           session.pendingTokens = tokens;
           await saveSession(file, session); // a retried turn finds the conversation compacted: no second summary call
         }

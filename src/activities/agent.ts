@@ -30,7 +30,9 @@ export function createAgentActivities(deps: { paths: MissionPaths; sandbox: Sand
     const file = paths.sessionFile(input.session.missionKey, input.session.name);
     if (await loadSession(file)) return;
     const context = await loadContext(paths.contextFile(input.input.missionKey));
-    await saveSession(file, newSession(agentMessages(input.input, context)));
+    const session = newSession(agentMessages(input.input, context));
+    if (input.input.prices) session.prices = input.input.prices;
+    await saveSession(file, session);
   }
 
   /** Runs one tool call of the conversation and appends its answer; a recorded answer is returned as it was. */

@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { parseVerdicts } from '../api/criteria';
 import type { CommandRun, CriterionCheck, FeatureStatus, TokenUsage } from '../api/status';
+import type { PriceTable } from '../api/prices';
 import { ZERO_TOKENS } from '../api/status';
 import { Git } from './gitcore';
 import type { ModelClient } from './model';
@@ -18,6 +19,8 @@ export interface CheckCriteriaInput {
   features: Pick<FeatureStatus, 'id' | 'title' | 'state' | 'summary'>[];
   results: Pick<CommandRun, 'name' | 'command' | 'exitCode' | 'timedOut' | 'skipped' | 'outputTail'>[];
   model?: string;
+  /** The input's `models.prices`, over the worker's table. */
+  prices?: PriceTable;
 }
 
 export interface CheckCriteriaResult {
@@ -49,7 +52,7 @@ export function createCriteriaActivities(deps: { model: ModelClient; paths: Miss
     ]);
     let result: CheckCriteriaResult;
     try {
-      const reply = await deps.model.complete({ model: input.model, messages: session.messages });
+      const reply = await deps.model.complete({ model: input.model, messages: session.messages }, input.prices);
       result = { checks: parseVerdicts(reply.message.content ?? '', input.criteria), tokens: reply.tokens };
     } catch (err) {
       if (!(err instanceof ApplicationFailure && err.nonRetryable)) throw err;

@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { MergeState } from '../api/status';
+import type { SearchAttributeSupport } from '../api/search';
 import { missionFailure } from '../api/errors';
 import { saveContext, type RepoContext } from './context';
 import { Git, STEP_TRAILER, exists, withRepoLock, withWorktreeLock } from './gitcore';
@@ -25,7 +26,7 @@ export interface PrepareResult {
   baseCommit: string;
   context: { agentsMd: boolean; skills: string[]; fileCount: number };
   /** Whether this worker's namespace has the mission search attributes (decided by the worker, recorded here). */
-  searchAttributes: boolean;
+  searchAttributes: SearchAttributeSupport;
   /** Things the user should know about the checkout (uncommitted changes, a detached HEAD): recorded as warnings. */
   notes?: string[];
 }
@@ -55,7 +56,7 @@ const MAX_AGENTS_MD = 20_000;
 const MAX_SKILL = 8_000;
 const MAX_LISTED_FILES = 300;
 
-export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: string; searchAttributes?: boolean }) {
+export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: string; searchAttributes?: SearchAttributeSupport }) {
   const { paths } = deps;
 
   async function prepareMission(input: PrepareInput): Promise<PrepareResult> {

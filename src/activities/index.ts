@@ -7,6 +7,8 @@ import { createLlmActivities } from './llm';
 import { ModelClient } from './model';
 import { MissionPaths } from './paths';
 import { createReportActivities } from './report';
+import type { PriceTable } from '../api/prices';
+import type { SearchAttributeSupport } from '../api/search';
 import type { SandboxInfo } from '../api/status';
 import { repoEnvNames, Sandbox, type SandboxSettings } from './sandbox';
 import { scrubEnv } from './tools';
@@ -25,16 +27,18 @@ export interface ActivityDeps {
   toolEnv?: NodeJS.ProcessEnv;
   /** Context windows by model name, `*` for every model (MISSION_CONTEXT_WINDOW); known models and a conservative default otherwise. */
   contextWindows?: Record<string, number>;
+  /** Prices by model (MISSION_PRICES over the defaults of src/api/prices.ts); default: the defaults alone. */
+  prices?: PriceTable;
   /** MISSION_SANDBOX, MISSION_BWRAP_PATH, MISSION_SANDBOX_NETWORK (default: auto, bwrap on PATH, network allowed). */
   sandbox?: Omit<SandboxSettings, 'missionHome' | 'env'>;
   /** MissionStatus/MissionRepo exist in the namespace, so missions may upsert them. */
-  searchAttributes?: boolean;
+  searchAttributes?: SearchAttributeSupport;
 }
 
 /** The one place activities are wired. Workflows use `ReturnType<typeof createActivities>` for types only. */
 export function createActivities(deps: ActivityDeps) {
   const paths = new MissionPaths(deps.home);
-  const model = new ModelClient(deps.openai, deps.defaultModel);
+  const model = new ModelClient(deps.openai, deps.defaultModel, deps.prices);
   const sandbox = new Sandbox({ ...deps.sandbox, missionHome: deps.home, env: scrubEnv(deps.toolEnv ?? process.env) });
   const git = heartbeating(createGitActivities({ paths, defaultRepo: deps.defaultRepo, searchAttributes: deps.searchAttributes ?? false }));
   return {

@@ -2,6 +2,7 @@ import { failureType } from '../api/errors';
 import { describeIssues } from '../api/issues';
 import { Plan, checkPlan, type PlanLimits } from '../api/plan';
 import type { TokenUsage } from '../api/status';
+import type { PriceTable } from '../api/prices';
 import { loadContext } from './context';
 import type { ModelClient } from './model';
 import type { MissionPaths } from './paths';
@@ -19,6 +20,8 @@ export interface PlanTurnInput {
   prompt: string;
   limits: PlanLimits;
   model?: string;
+  /** The input's `models.prices`, over the worker's table. */
+  prices?: PriceTable;
   /** What to tell the planner before this turn: validation errors or reviewer feedback. */
   followUp?: { kind: 'invalid'; errors: string[] } | { kind: 'revise'; feedback: string };
 }
@@ -71,7 +74,7 @@ export function createLlmActivities(deps: { model: ModelClient; paths: MissionPa
       session.messages = fitTask(session.messages, session.window!);
       try {
         const response_format = responseFormat(format, input.limits);
-        return await model.complete({ model: input.model, messages: withSchemaHint(session.messages, format, input.limits), ...(response_format ? { response_format } : {}) });
+        return await model.complete({ model: input.model, messages: withSchemaHint(session.messages, format, input.limits), ...(response_format ? { response_format } : {}) }, input.prices);
       } catch (err) {
         if (failureType(err) === 'MODEL_CONTEXT_EXCEEDED' && overflows++ < 2) {
           session.window = learnedWindow(session.window!, (err as Error).message, estimateTokens(withSchemaHint(session.messages, format, input.limits)));

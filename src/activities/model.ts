@@ -3,6 +3,7 @@ import type { ChatCompletionCreateParamsNonStreaming, ChatCompletionMessage } fr
 import { missionFailure } from '../api/errors';
 import { whileHeartbeating } from './activity-context';
 import { estimateTextTokens, estimateTokens, isContextOverflow, messageText } from './context-window';
+import { DEFAULT_PRICES, priced, type PriceTable } from '../api/prices';
 import type { TokenUsage } from '../api/status';
 
 export interface Completion {
@@ -25,6 +26,8 @@ export class ModelClient {
   constructor(
     private readonly openai: OpenAI,
     readonly defaultModel: string,
+    /** Prices by model (the defaults with MISSION_PRICES over them): each call's usage carries its cost. */
+    private readonly prices: PriceTable = DEFAULT_PRICES,
   ) {}
 
   /** The endpoint's address: model capabilities are remembered per endpoint and model. */
@@ -32,7 +35,8 @@ export class ModelClient {
     return this.openai.baseURL;
   }
 
-  async complete(request: CompletionRequest): Promise<Completion> {
+  /** `prices`: the mission's own prices (its input's `models.prices`), over the worker's. */
+  async complete(request: CompletionRequest, prices?: PriceTable): Promise<Completion> {
     const model = request.model ?? this.defaultModel;
     let completion;
     try {
@@ -46,12 +50,15 @@ export class ModelClient {
     // Some local servers send no usage: an estimate keeps token budgets meaningful.
     const prompt = usage?.prompt_tokens ?? estimateTokens(request.messages, request.tools);
     const completionTokens = usage?.completion_tokens ?? estimateTextTokens(messageText(message));
+    const cached = usage?.prompt_tokens_details?.cached_tokens;
+    const tokens: TokenUsage = { prompt, completion: completionTokens, total: usage?.total_tokens ?? prompt + completionTokens, ...(cached ? { cached } : {}) };
     return {
       message,
       model,
       finishReason: completion.choices[0]?.finish_reason ?? undefined,
       estimated: !usage,
-      tokens: { prompt, completion: completionTokens, total: usage?.total_tokens ?? prompt + completionTokens },
+      // Priced as the model asked for; else as the one the server says answered (a local server may name it otherwise).
+      tokens: priced(tokens, [model, completion.model], prices ? { ...this.prices, ...prices } : this.prices),
     };
   }
 }
@@ -71,7 +78,12 @@ export function toModelFailure(err: unknown, model: string, baseURL: string): Er
   if (status === 404) {
     return missionFailure('MODEL_NOT_FOUND', `${where} was not found (HTTP 404): ${detail}. Set MISSION_MODEL or the input's models.* to a model this endpoint serves.`);
   }
-  if (status === 408 || status === 409 || status === 429 || status >= 500) {
+  if (status === 429) {
+    return missionFailure('MODEL_RATE_LIMITED', `${where} refused for rate limit or quota (HTTP 429): ${detail}; retrying`, {
+      nextRetryDelayMs: retryAfterMs(err.headers),
+    });
+  }
+  if (status === 408 || status === 409 || status >= 500) {
     return missionFailure('MODEL_UNAVAILABLE', `${where} is unavailable (HTTP ${status}): ${detail}; retrying`, {
       nextRetryDelayMs: retryAfterMs(err.headers),
     });

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { checkNarrative } from '../api/narrative';
 import { renderReport, type MissionReport } from '../api/report';
 import { addTokens, ZERO_TOKENS, type TokenUsage } from '../api/status';
+import type { PriceTable } from '../api/prices';
 import { Git, exists } from './gitcore';
 import type { ModelClient } from './model';
 import type { MissionPaths } from './paths';
@@ -15,6 +16,8 @@ export interface WriteReportInput {
   /** Ask the model for a short narrative (missions that ran work); otherwise the facts speak alone. */
   narrate: boolean;
   model?: string;
+  /** The input's `models.prices`, over the worker's table. */
+  prices?: PriceTable;
 }
 
 export interface WriteReportResult {
@@ -61,7 +64,7 @@ export function createReportActivities(deps: { model: ModelClient; paths: Missio
       { role: 'user', content: `Role: report\n\n${factsBrief(facts)}\n\nAll facts (JSON):\n${JSON.stringify(summary).slice(0, 60_000)}` },
     ]);
     try {
-      const reply = await deps.model.complete({ model: input.model, messages: session.messages });
+      const reply = await deps.model.complete({ model: input.model, messages: session.messages }, input.prices);
       const result = { narrative: (reply.message.content ?? '').trim(), tokens: reply.tokens };
       session.turns['1'] = result;
       await saveSession(file, session);

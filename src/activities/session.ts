@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { missionFailure } from '../api/errors';
 import type { ToolRunResult, TurnResult } from '../api/agent';
+import type { PriceTable } from '../api/prices';
 import type { TokenUsage } from '../api/status';
 
 /**
@@ -22,6 +23,8 @@ export interface Session<T = unknown> {
   files?: string[];
   /** Tokens spent on compaction for a turn not recorded yet (a retried turn must still count them once). */
   pendingTokens?: TokenUsage;
+  /** The mission input's `models.prices` (set when the agent's conversation opens), over the worker's table. */
+  prices?: PriceTable;
   /** Token counts of each model request: the server's usage, or Mission's estimate when it sent none (`estimated`). */
   requests?: RequestUsage[];
 }

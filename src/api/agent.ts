@@ -2,6 +2,7 @@ import { ApplicationFailure, CancelledFailure, TemporalFailure } from '@temporal
 import { z } from 'zod';
 import { failureType, rootFailure } from './errors';
 import { PlanFeature } from './plan';
+import { PriceTable } from './prices';
 import type { TokenUsage } from './status';
 
 const MilestoneRef = z.strictObject({ id: z.string(), title: z.string(), goal: z.string() });
@@ -32,6 +33,17 @@ export const AgentTask = z.discriminatedUnion('role', [
 export type AgentTask = z.infer<typeof AgentTask>;
 
 /** Input of the `feature` child workflow: one agent working on one task in one working directory. */
+const TokenCounts = z.object({
+  prompt: z.number(),
+  completion: z.number(),
+  total: z.number(),
+  cached: z.number().optional(),
+  costUsd: z.number().optional(),
+  unpriced: z.number().optional(),
+});
+/** TokenUsage (src/api/status.ts) as carried across continue-as-new. */
+const TokenUsageSchema = TokenCounts.extend({ compact: TokenCounts.optional() });
+
 export const FeatureInput = z.strictObject({
   missionId: z.string().min(1),
   missionKey: z.string().min(1),
@@ -43,6 +55,8 @@ export const FeatureInput = z.strictObject({
   /** Commit the work started from; commits after it belong to this task. */
   startCommit: z.string().min(1),
   model: z.string().optional(),
+  /** The input's `models.prices`, when set (kept with the conversation on disk). */
+  prices: PriceTable.optional(),
   /** The input's `models.contextWindow`, when set. */
   contextWindows: z.record(z.string(), z.number()).optional(),
   maxTurns: z.number().int().min(1),
@@ -54,7 +68,7 @@ export const FeatureInput = z.strictObject({
   carried: z
     .strictObject({
       turn: z.number().int().min(0),
-      tokens: z.strictObject({ prompt: z.number(), completion: z.number(), total: z.number() }),
+      tokens: TokenUsageSchema,
       startedAt: z.number(),
       refused: z.strictObject({ count: z.number(), last: z.array(z.string()) }).optional(),
     })

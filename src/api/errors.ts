@@ -19,6 +19,8 @@ export const ERRORS = {
   MODEL_BAD_REQUEST: 'third-party',
   MODEL_CONTEXT_EXCEEDED: 'third-party',
   MODEL_UNAVAILABLE: 'third-party',
+  /** HTTP 429 (rate limit or quota): retried; when it outlasts the retries the mission parks in `paused-quota`. */
+  MODEL_RATE_LIMITED: 'third-party',
   PLAN_INVALID: 'third-party',
   SESSION_CORRUPT: 'system',
   GIT_FAILED: 'system',
@@ -41,7 +43,7 @@ export function missionFailure(id: ErrorId, message: string, opts: { details?: u
   return ApplicationFailure.create({
     type: id,
     message,
-    nonRetryable: id !== 'MODEL_UNAVAILABLE',
+    nonRetryable: id !== 'MODEL_UNAVAILABLE' && id !== 'MODEL_RATE_LIMITED',
     details: opts.details === undefined ? undefined : [opts.details],
     nextRetryDelay: opts.nextRetryDelayMs,
   });

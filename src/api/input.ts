@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { describeIssues } from './issues';
 import { missionFailure } from './errors';
+import { PriceTable } from './prices';
 
 const int = (min: number, max: number) =>
   z.number({ error: 'must be a number' }).int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
@@ -28,6 +29,8 @@ export const Models = z.strictObject({
     .record(z.string().trim().min(1), int(256, 100_000_000))
     .optional()
     .describe('context window in tokens by model name, e.g. {"qwen2.5-coder:1.5b": 4096}; default: known models, else 8192'),
+  prices: PriceTable.optional()
+    .describe('USD per million tokens by model name, over the worker\'s table, e.g. {"my-model": {"input": 0.5, "cachedInput": 0.1, "output": 1.5}}'),
 });
 export type Models = z.infer<typeof Models>;
 
@@ -35,6 +38,8 @@ export const Budget = z.strictObject({
   maxTurnsPerFeature: int(1, 1000).default(40).describe('model turns one agent may take'),
   maxTokens: int(1, Number.MAX_SAFE_INTEGER).optional().describe('mission-wide token limit (pauses the mission when reached)'),
   maxMinutes: z.number().positive('must be greater than 0').optional().describe('mission-wide time limit in minutes (pauses the mission when reached)'),
+  maxCostUsd: z.number({ error: 'must be a number' }).positive('must be greater than 0').optional()
+    .describe('mission-wide cost limit in USD from the price table (pauses the mission when reached)'),
 });
 export type Budget = z.infer<typeof Budget>;
 

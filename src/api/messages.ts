@@ -24,8 +24,12 @@ export type Pause = z.infer<typeof Pause>;
 export const BudgetRaise = z.strictObject({
   maxTokens: z.number().int('must be a whole number').positive('must be greater than 0').optional(),
   maxMinutes: z.number().positive('must be greater than 0').optional(),
+  maxCostUsd: z.number().positive('must be greater than 0').optional(),
 });
-/** `budget` raises the mission-wide limits; a mission in `paused-budget` continues once it is under them again. */
+/**
+ * `budget` raises the mission-wide limits; a mission in `paused-budget` continues once it is under them again.
+ * A mission in `paused-quota` (the provider kept refusing with HTTP 429) tries the refused call again on any resume.
+ */
 export const Resume = z.strictObject({ comment: z.string().optional(), budget: BudgetRaise.optional() });
 export type Resume = z.infer<typeof Resume>;
 

@@ -1,6 +1,7 @@
 import type { NarrativeFlag } from './narrative';
 import { unresolvedOf, type Unresolved } from './outcome';
 import type { Plan } from './plan';
+import { formatCost } from './prices';
 import type { AgentRole, CriterionCheck, MilestoneStatus, MissionStatus, RefusedActions, SandboxInfo, TokenUsage } from './status';
 
 export type { Unresolved } from './outcome';
@@ -95,6 +96,7 @@ export function formatDuration(ms?: number): string {
 /** The Markdown rendering of a report (a person reads this; tools read the JSON). */
 export function renderReport(r: MissionReport): string {
   const roles = Object.entries(r.tokensByRole).map(([role, t]) => `${role} ${n(t!.total)}`).join(' · ');
+  const costs = Object.entries(r.tokensByRole).map(([role, t]) => `${role} ${formatCost(t!)}`).join(' · ');
   const lines = [
     `# Mission report: ${r.plan?.title ?? r.prompt.split('\n')[0]}`,
     '',
@@ -104,6 +106,7 @@ export function renderReport(r: MissionReport): string {
     `- **Repository:** ${r.repo ?? '—'}`,
     `- **Duration:** ${formatDuration(r.durationMs)} (${r.startedAt} → ${r.finishedAt})`,
     `- **Tokens:** ${n(r.tokens.total)}${roles ? ` (${roles})` : ''}`,
+    `- **Cost:** ${formatCost(r.tokens)}${costs ? ` (${costs})` : ''}`,
     ...(r.sandbox ? [`- **Sandbox:** ${describeSandbox(r.sandbox)}`] : []),
     `- **Refused actions:** ${r.refused?.count ?? 0}`,
     '',

@@ -8,6 +8,8 @@ export type Phase =
   | 'awaiting-approval'
   | 'running'
   | 'paused-budget'
+  /** A provider's rate-limit or quota refusals (HTTP 429) outlasted the retries; `resume` tries again. */
+  | 'paused-quota'
   | 'integrating'
   | 'validating'
   | 'repairing'
@@ -26,18 +28,55 @@ export type FeatureState = 'pending' | 'running' | 'done' | 'blocked' | 'incompl
 export type MilestoneState = 'pending' | 'running' | 'integrating' | 'validating' | 'repairing' | 'committing' | 'done';
 /** `resolving`: the integration agent is working on the conflict. */
 export type MergeState = 'merged' | 'conflict' | 'resolving' | 'nothing-to-merge';
-export type AgentRole = 'plan' | 'feature' | 'integration' | 'repair' | 'validator' | 'report';
+/** `compact`: the summaries written when an agent's conversation neared its model's window. */
+export type AgentRole = 'plan' | 'feature' | 'integration' | 'repair' | 'validator' | 'compact' | 'report';
 
 export interface TokenUsage {
   prompt: number;
   completion: number;
   total: number;
+  /** Prompt tokens the provider served from its cache (included in `prompt`), as its usage said. */
+  cached?: number;
+  /** USD of the calls whose model has a price (src/api/prices.ts); the others are counted in `unpriced`. */
+  costUsd?: number;
+  /** Tokens of calls whose model has no price: their cost is unknown. */
+  unpriced?: number;
+  /** The part of these counts spent compacting conversations (reported as the `compact` role). */
+  compact?: TokenUsage;
 }
 
 export const ZERO_TOKENS: TokenUsage = { prompt: 0, completion: 0, total: 0 };
 
+const sumOptional = (x: number | undefined, y: number | undefined) => (x === undefined && y === undefined ? {} : { value: (x ?? 0) + (y ?? 0) });
+
+/** Sums two usages; the optional counters stay absent when neither side has them (older records compare unchanged). */
 export function addTokens(a: TokenUsage, b: TokenUsage): TokenUsage {
-  return { prompt: a.prompt + b.prompt, completion: a.completion + b.completion, total: a.total + b.total };
+  const out: TokenUsage = { prompt: a.prompt + b.prompt, completion: a.completion + b.completion, total: a.total + b.total };
+  for (const key of ['cached', 'costUsd', 'unpriced'] as const) {
+    const sum = sumOptional(a[key], b[key]);
+    if ('value' in sum) out[key] = sum.value;
+  }
+  if (a.compact || b.compact) out.compact = addTokens(a.compact ?? ZERO_TOKENS, b.compact ?? ZERO_TOKENS);
+  return out;
+}
+
+/** Compaction's usage, marked as such so the mission reports it under the `compact` role. */
+export function asCompaction(t: TokenUsage): TokenUsage {
+  return t.total || t.costUsd ? { ...t, compact: t } : t;
+}
+
+/** `a` minus `b` (what a re-run agent spent beyond what it carried over). */
+export function subtractTokens(a: TokenUsage, b: TokenUsage): TokenUsage {
+  const negate = (t: TokenUsage): TokenUsage => ({
+    prompt: -t.prompt,
+    completion: -t.completion,
+    total: -t.total,
+    ...(t.cached === undefined ? {} : { cached: -t.cached }),
+    ...(t.costUsd === undefined ? {} : { costUsd: -t.costUsd }),
+    ...(t.unpriced === undefined ? {} : { unpriced: -t.unpriced }),
+    ...(t.compact ? { compact: negate(t.compact) } : {}),
+  });
+  return addTokens(a, negate(b));
 }
 
 export interface FeatureStatus {
@@ -63,8 +102,6 @@ export interface AgentProgress {
   tokens: TokenUsage;
   /** The last tool call's label (`run_command npm test`), once there was one. */
   lastTool?: string;
-  /** Spent so far in USD, where the worker prices the model's usage (shown only when present). */
-  costUsd?: number;
 }
 
 export interface MilestoneStatus {
@@ -178,6 +215,8 @@ export interface MissionStatus {
   updatedAt: string;
   finishedAt?: string;
   error?: { type?: string; message: string };
+  /** While in `paused-quota`: which step the provider refused, and its last answer. */
+  parked?: string;
   sandbox?: SandboxInfo;
   refused?: RefusedActions;
   events: MissionEvent[];

@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { agentProgressQuery, statusQuery } from '../api/messages';
+import { formatCost } from '../api/prices';
 import type { MissionReport } from '../api/report';
 import { FINAL_PHASES, type AgentProgress, type MissionStatus, type Phase } from '../api/status';
 import { queryWithin } from './common';
@@ -17,7 +18,7 @@ export type AgentsProgress = Record<string, AgentProgress>;
 
 /** One line per milestone and feature (a running feature with its agent's turn, tokens and last tool): what `mission watch` prints when something changed. */
 export function progressLines(status: MissionStatus, agents: AgentsProgress = {}): string[] {
-  const lines = [`${status.missionId}: ${status.phase}${status.paused ? ' (paused)' : ''} · ${status.tokens.total} tokens`];
+  const lines = [`${status.missionId}: ${status.phase}${status.paused ? ' (paused)' : ''} · ${status.tokens.total} tokens · ${formatCost(status.tokens)}${status.parked ? ` · parked: ${status.parked}` : ''}`];
   for (const m of status.milestones) {
     lines.push(`  ${m.id} ${m.state}${m.validation ? ` · validation ${m.validation.status}` : ''}  ${m.title}`);
     for (const f of m.features) {
@@ -28,10 +29,9 @@ export function progressLines(status: MissionStatus, agents: AgentsProgress = {}
   return lines;
 }
 
-/** `turn 3 of 20 · 5120 tokens · $0.0123 · last: run_command npm test` (the cost only where the worker prices usage). */
+/** `turn 3 of 20 · 5120 tokens · $0.0123 · last: run_command npm test` (the cost as the mission's: unknown where the model has no price). */
 export function describeProgress(p: AgentProgress): string {
-  const parts = [p.turn ? `turn ${p.turn} of ${p.maxTurns}` : 'starting', `${p.tokens.total} tokens`];
-  if (p.costUsd !== undefined) parts.push(`$${p.costUsd.toFixed(4)}`);
+  const parts = [p.turn ? `turn ${p.turn} of ${p.maxTurns}` : 'starting', `${p.tokens.total} tokens`, formatCost(p.tokens)];
   if (p.lastTool) parts.push(`last: ${p.lastTool}`);
   return parts.join(' · ');
 }
@@ -43,6 +43,7 @@ export function progressRecord(status: MissionStatus, agents: AgentsProgress = {
     phase: status.phase,
     paused: status.paused,
     tokens: status.tokens.total,
+    costUsd: status.tokens.costUsd,
     milestones: status.milestones.map((m) => ({
       id: m.id,
       state: m.state,

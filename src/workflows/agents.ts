@@ -3,8 +3,10 @@ import type { Activities } from '../activities';
 import { agentTaskId, spentOf, type AgentSpent, type AgentTask, type FeatureInput, type FeatureResult } from '../api/agent';
 import { failureType, MISSION_FATAL, rootFailure } from '../api/errors';
 import type { MissionInput } from '../api/input';
+import { subtractTokens } from '../api/status';
 import { feature as agentWorkflow } from './feature';
-import type { MissionState } from './state';
+import { parksForQuota, parkForQuota } from './quota';
+import { workflowNow, type MissionState } from './state';
 
 type Prepared = Awaited<ReturnType<Activities['prepareMission']>>;
 
@@ -29,6 +31,7 @@ export type AgentRun = { ok: true; result: FeatureResult } | { ok: false; error:
 /**
  * Runs one agent as a `feature` child workflow with id `<missionId>/<milestoneId>/<taskId>`.
  * Its tokens count towards the mission, failed or not (a failed agent carries them in its failure). A fatal failure (bad key, unknown model) fails the mission;
+ * a rate-limit storm that outlasted the retries parks the mission and the agent goes on after `resume`;
  * any other failure is returned so the mission can record it and go on.
  */
 export async function runAgent(ctx: MissionContext, task: AgentTask, place: AgentPlace): Promise<AgentRun> {
@@ -42,24 +45,32 @@ export async function runAgent(ctx: MissionContext, task: AgentTask, place: Agen
     model: task.role === 'repair' ? (ctx.input.models.validator ?? ctx.input.models.worker) : ctx.input.models.worker,
     maxTurns: ctx.input.budget.maxTurnsPerFeature,
     ...(ctx.input.models.contextWindow ? { contextWindows: ctx.input.models.contextWindow } : {}),
+    ...(ctx.input.models.prices ? { prices: ctx.input.models.prices } : {}),
     ...(ctx.prep.sandbox ? { sandbox: { network: ctx.prep.sandbox.network, env: ctx.prep.sandbox.env } } : {}),
   };
-  try {
-    const result = await executeChild(agentWorkflow, {
-      workflowId: `${ctx.missionId}/${task.milestone.id}/${agentTaskId(task)}`,
-      args: [input],
-      staticSummary: childSummary(task),
-      staticDetails: `Mission ${ctx.missionId}, milestone ${task.milestone.id}: ${task.milestone.title}\nWorking in ${place.workdir} on ${place.branch}`,
-    });
-    ctx.state.addTokens(result.tokens, task.role);
-    if (result.refused?.count) ctx.state.addRefused(result.taskId, result.refused);
-    return { ok: true, result };
-  } catch (err) {
-    const spent = spentOf(err);
-    if (spent) ctx.state.addTokens(spent.tokens, task.role);
-    const type = failureType(err);
-    if (isCancellation(err) || (type && MISSION_FATAL.includes(type))) throw err;
-    return { ok: false, error: rootFailure(err).message, ...(spent ? { spent } : {}) };
+  // What the mission has already counted of this agent: a run after a rate-limit park carries it on.
+  let counted: AgentSpent | undefined;
+  for (;;) {
+    try {
+      const result = await executeChild(agentWorkflow, {
+        workflowId: `${ctx.missionId}/${task.milestone.id}/${agentTaskId(task)}`,
+        args: [counted ? { ...input, carried: { turn: counted.turns, tokens: counted.tokens, startedAt: workflowNow() } } : input],
+        staticSummary: childSummary(task),
+        staticDetails: `Mission ${ctx.missionId}, milestone ${task.milestone.id}: ${task.milestone.title}\nWorking in ${place.workdir} on ${place.branch}`,
+      });
+      ctx.state.addTokens(counted ? subtractTokens(result.tokens, counted.tokens) : result.tokens, task.role);
+      if (result.refused?.count) ctx.state.addRefused(result.taskId, result.refused);
+      return { ok: true, result };
+    } catch (err) {
+      const spent = spentOf(err);
+      if (spent) ctx.state.addTokens(counted ? subtractTokens(spent.tokens, counted.tokens) : spent.tokens, task.role);
+      const type = failureType(err);
+      if (isCancellation(err) || (type && MISSION_FATAL.includes(type))) throw err;
+      if (!parksForQuota(err)) return { ok: false, error: rootFailure(err).message, ...(spent ? { spent } : {}) };
+      // The conversation is on disk: after `resume` the agent goes on from its last completed turn.
+      counted = spent ?? counted;
+      await parkForQuota(ctx.state, ctx.missionId, `agent ${agentTaskId(task)}`, err);
+    }
   }
 }
 

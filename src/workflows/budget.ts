@@ -14,13 +14,13 @@ export async function budgetGate(ctx: MissionContext): Promise<void> {
   if (gate.waiters++ === 0) {
     gate.before = state.phase;
     state.pauseClock();
-    state.setPhase('paused-budget', `${reason}; raise it to continue: mission resume ${missionId} --budget.max-tokens N (or --budget.max-minutes N)`);
+    state.setPhase('paused-budget', `${reason}; raise it to continue: mission resume ${missionId} --budget.max-tokens N (or --budget.max-minutes N, --budget.max-cost-usd N)`);
   }
   try {
     await condition(() => state.overBudget() === undefined);
   } finally {
     if (--gate.waiters === 0) {
-      state.resumeClock();
+      if (state.quotaGate.waiters === 0) state.resumeClock(); // else a rate-limit park still holds the clock
       if (state.phase === 'paused-budget') state.setPhase(gate.before, 'budget raised: work continues');
     }
   }

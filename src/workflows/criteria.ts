@@ -6,6 +6,7 @@ import type { PlanMilestone } from '../api/plan';
 import type { CommandRun, CriterionCheck, MilestoneValidation } from '../api/status';
 import type { MissionContext } from './agents';
 import { model } from './proxies';
+import { retryAfterQuotaPark } from './quota';
 
 /** Missions started before the plan's criteria were checked never asked the validator; they still replay that way. */
 const CRITERIA_PATCH = 'validation-criteria-checked';
@@ -33,9 +34,11 @@ export async function checkCriteria(ctx: MissionContext, milestone: PlanMileston
       features: milestoneStatus.features.map(({ id, title, state: featureState, summary }) => ({ id, title, state: featureState, summary })),
       results: results.map(({ name, command, exitCode, timedOut, skipped, outputTail }) => ({ name, command, exitCode, timedOut, skipped, outputTail: outputTail.slice(-400) })),
       model: ctx.input.models.validator ?? ctx.input.models.planner,
+      ...(ctx.input.models.prices ? { prices: ctx.input.models.prices } : {}),
     };
     try {
-      const reply = await model.checkCriteria.executeWithOptions({ summary: `llm: validator ${milestone.id}` }, [request]);
+      const ask = () => model.checkCriteria.executeWithOptions({ summary: `llm: validator ${milestone.id}` }, [request]);
+      const reply = await retryAfterQuotaPark(state, ctx.missionId, `the validator of ${milestone.id}`, ask);
       state.addTokens(reply.tokens, 'validator');
       open.forEach((i, j) => reply.checks[j] && verdicts.set(i, reply.checks[j]!));
     } catch (err) {

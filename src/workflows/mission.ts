@@ -27,6 +27,7 @@ import { FINAL_PHASES, type MissionStatus } from '../api/status';
 import { raiseBudget } from '../api/budget';
 import type { MissionContext } from './agents';
 import { budgetGate } from './budget';
+import { retryAfterQuotaPark } from './quota';
 import { runMilestone } from './milestone';
 import { model, steps } from './proxies';
 import { MissionState, nowIso, type PlanDecision } from './state';
@@ -39,7 +40,7 @@ export async function mission(rawInput?: unknown, carried?: MissionCarry): Promi
   const input = parseMissionInputOrFail(rawInput);
   const info = workflowInfo();
   const state = new MissionState(info.workflowId, input.prompt, input.budget);
-  if (carried) state.restore(carried.status, carried.activeMs, carried.searchAttributes);
+  if (carried) state.restore(carried.status, carried.activeMs, carried.searchAttributes, carried.costAttribute);
   registerHandlers(state);
   const missionKey = missionKeyFor(info.workflowId);
   let ctx: MissionContext | undefined;
@@ -73,13 +74,13 @@ export async function mission(rawInput?: unknown, carried?: MissionCarry): Promi
       // Only between milestones: every child has finished, so the parent-close policy touches nothing.
       if (i + 1 < milestones.length && workflowInfo().continueAsNewSuggested) {
         state.record('continue-as-new', `history at ${workflowInfo().historyLength} events: continuing as a new run`);
-        await continueAsNew<typeof mission>(rawInput, { status: state.status, prep: ctx.prep, head, next: i + 1, activeMs: state.activeMs(), searchAttributes: state.searchAttributes });
+        await continueAsNew<typeof mission>(rawInput, { status: state.status, prep: ctx.prep, head, next: i + 1, activeMs: state.activeMs(), searchAttributes: state.searchAttributes, costAttribute: state.costAttribute });
       }
     }
     state.setPhase('reporting', 'writing the mission report');
     // Ran to the end: `completed` only if nothing is unresolved (src/api/outcome.ts decides).
     const outcome = decideOutcome(state.status.milestones, state.status.plan);
-    const done = await report(state, missionKey, input, outcome);
+    const done = await retryAfterQuotaPark(state, ctx.missionId, 'the report', () => report(state, missionKey, input, outcome));
     const issues = done.unresolved.length ? ` with ${done.unresolved.length} unresolved item(s)` : '';
     state.setPhase(outcome, `mission completed${issues} on ${ctx.prep.branch}; report at ${done.reportPath}`);
     return done;
@@ -114,6 +115,8 @@ export interface MissionCarry {
   next: number;
   activeMs: number;
   searchAttributes: boolean;
+  /** MissionCostUsd exists too (absent in carries from before it did: then the cost is not published). */
+  costAttribute?: boolean;
 }
 
 /** Creates the mission branch and worktree (or finds them) and publishes the search attributes. */
@@ -136,6 +139,7 @@ async function prepare(state: MissionState, input: MissionInput, missionKey: str
   for (const note of prep.notes ?? []) state.record('warning', note);
   if (prep.searchAttributes) {
     state.searchAttributes = true;
+    state.costAttribute = prep.searchAttributes !== 'without-cost';
     upsertSearchAttributes([
       { key: MissionRepoKey, value: prep.repo },
       { key: MissionStatusKey, value: state.phase },
@@ -153,14 +157,16 @@ async function planUntilDecided(ctx: MissionContext): Promise<Exclude<PlanDecisi
     state.setPhase('planning', state.status.planRevision ? 'revising the plan' : 'drafting the plan');
     let plan: Plan | null = null;
     for (let attempt = 1; !plan; attempt++) {
-      const reply = await model.planTurn.executeWithOptions({ summary: `llm: plan turn ${turn + 1}` }, [{
+      const request = {
         missionKey: ctx.missionKey,
         turn: ++turn,
         prompt: input.prompt,
         limits: { maxMilestones: input.maxMilestones, maxFeaturesPerMilestone: input.maxFeaturesPerMilestone },
         model: input.models.planner,
         followUp,
-      }]);
+        ...(input.models.prices ? { prices: input.models.prices } : {}),
+      };
+      const reply = await retryAfterQuotaPark(state, ctx.missionId, 'the planner', () => model.planTurn.executeWithOptions({ summary: `llm: plan turn ${request.turn}` }, [request]));
       state.addTokens(reply.tokens, 'plan');
       plan = reply.plan;
       if (plan) break;
@@ -218,6 +224,12 @@ function registerHandlers(state: MissionState): void {
     resumeSignal,
     (raw) => {
       const parsed = Resume.safeParse(raw ?? {});
+      if (parsed.success && state.quotaGate.waiters > 0) {
+        // Parked by a rate-limit storm: any resume tries the refused calls again (a budget raise and an unpause also apply).
+        state.quotaGate.released += 1;
+        state.record('resume', 'resumed: the model calls refused for rate limit or quota are tried again');
+        if (!parsed.data.budget && !state.status.paused) return;
+      }
       if (parsed.success && parsed.data.budget && !FINAL_PHASES.includes(state.phase)) {
         state.status.budget = raiseBudget(state.status.budget, parsed.data.budget);
         const still = state.overBudget();
@@ -228,7 +240,7 @@ function registerHandlers(state: MissionState): void {
       }
       toggle('resume', Resume, raw, false);
     },
-    { description: 'Continue after pause, or raise the budget of a mission in paused-budget: { comment?, budget?: { maxTokens?, maxMinutes? } }' },
+    { description: 'Continue after pause, raise the budget of a mission in paused-budget, or retry after paused-quota: { comment?, budget?: { maxTokens?, maxMinutes?, maxCostUsd? } }' },
   );
 }
 
@@ -239,7 +251,7 @@ async function report(state: MissionState, missionKey: string, input: MissionInp
   const facts = reportFromStatus(state.status, outcome, finishedAt, extra);
   const written = await model.writeReport.executeWithOptions({ summary: `report: ${outcome}` }, [
     // Every mission that ran work gets a narrative (labelled as the model's and checked against the facts).
-    { missionKey, report: facts, narrate: state.status.milestones.some((m) => m.state !== 'pending'), model: input.models.validator ?? input.models.planner },
+    { missionKey, report: facts, narrate: state.status.milestones.some((m) => m.state !== 'pending'), model: input.models.validator ?? input.models.planner, ...(input.models.prices ? { prices: input.models.prices } : {}) },
   ]);
   state.addTokens(written.tokens, 'report');
   state.report = written.report;

@@ -1,5 +1,5 @@
-import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
-import { MissionStatusKey } from '../api/search';
+import { patched, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
+import { MissionCostUsdKey, MissionStatusKey } from '../api/search';
 import { MAX_STATUS_EVENTS } from '../api/constants';
 import { budgetExceeded, type BudgetLimits } from '../api/budget';
 import type { Plan } from '../api/plan';
@@ -7,6 +7,7 @@ import type { MissionReport } from '../api/report';
 import {
   addRefused,
   addTokens,
+  subtractTokens,
   ZERO_TOKENS,
   type AgentRole,
   type FeatureStatus,
@@ -26,6 +27,9 @@ import {
 export const workflowNow = (): number => Date.now();
 export const nowIso = (): string => new Date(workflowNow()).toISOString();
 
+/** Missions recorded before it did not keep MissionCostUsd (an upsert per cost change is a new command). */
+const COST_ATTRIBUTE_PATCH = 'mission-cost-search-attribute';
+
 export type PlanDecision =
   | { kind: 'approve'; comment?: string; approvedBy?: string }
   | { kind: 'reject'; reason?: string }
@@ -39,8 +43,14 @@ export class MissionState {
   report: MissionReport | undefined;
   /** Set once the worker confirmed the search attributes exist: keeps MissionStatus current. */
   searchAttributes = false;
+  /** MissionCostUsd exists as well (a namespace set up before it may lack it). */
+  costAttribute = false;
+  /** The cost last written to MissionCostUsd. */
+  private costPublished: number | undefined;
   /** Agents waiting in `budgetGate`, and the phase to return to. */
   readonly budgetGate: { waiters: number; before: Phase } = { waiters: 0, before: 'running' };
+  /** Steps parked in `paused-quota`, the phase to return to, and how many resumes released them. */
+  readonly quotaGate: { waiters: number; before: Phase; released: number } = { waiters: 0, before: 'running', released: 0 };
   /** Work time: counted from plan approval, without the time spent in `paused-budget`. */
   private clock = { since: undefined as number | undefined, waitedMs: 0, waitingSince: undefined as number | undefined };
 
@@ -95,10 +105,19 @@ export class MissionState {
     if (this.status.events.length > MAX_STATUS_EVENTS) this.status.events.splice(0, this.status.events.length - MAX_STATUS_EVENTS);
   }
 
+  /** Counts usage towards the mission and its role; the share an agent spent compacting goes to the `compact` role. */
   addTokens(tokens: TokenUsage, role: AgentRole): void {
-    this.status.tokens = addTokens(this.status.tokens, tokens);
-    this.status.tokensByRole[role] = addTokens(this.status.tokensByRole[role] ?? ZERO_TOKENS, tokens);
+    const { compact, ...all } = tokens;
+    const byRole = this.status.tokensByRole;
+    this.status.tokens = addTokens(this.status.tokens, all);
+    byRole[role] = addTokens(byRole[role] ?? ZERO_TOKENS, compact ? subtractTokens(all, compact) : all);
+    if (compact) byRole.compact = addTokens(byRole.compact ?? ZERO_TOKENS, compact);
     this.status.updatedAt = nowIso();
+    const cost = this.status.tokens.costUsd;
+    if (this.searchAttributes && this.costAttribute && cost !== undefined && cost !== this.costPublished && patched(COST_ATTRIBUTE_PATCH)) {
+      this.costPublished = cost;
+      upsertSearchAttributes([{ key: MissionCostUsdKey, value: cost }]);
+    }
   }
 
   setPlan(plan: Plan): void {
@@ -132,9 +151,10 @@ export class MissionState {
   }
 
   /** Takes over the state of the previous run (continue-as-new). */
-  restore(status: MissionStatus, activeMs: number, searchAttributes: boolean): void {
+  restore(status: MissionStatus, activeMs: number, searchAttributes: boolean, costAttribute = false): void {
     Object.assign(this.status, status);
     this.searchAttributes = searchAttributes;
+    this.costAttribute = costAttribute;
     this.clock.since = workflowNow() - activeMs;
     setCurrentDetails(this.details(`continuing: ${status.phase}`));
   }
@@ -153,7 +173,7 @@ export class MissionState {
   /** Why no new work may start, or undefined. Keeps the status' budget figures current. */
   overBudget(): string | undefined {
     const activeMs = this.activeMs();
-    const exceeded = budgetExceeded(this.status.budget, { tokens: this.status.tokens.total, activeMs });
+    const exceeded = budgetExceeded(this.status.budget, { tokens: this.status.tokens.total, activeMs, costUsd: this.status.tokens.costUsd });
     Object.assign(this.status.budget, { activeMinutes: Math.round(activeMs / 600) / 100, exceeded });
     return exceeded;
   }

@@ -32,7 +32,7 @@ let counter = 0;
  * One test file's view of the shared dev server: its own task queue, worker, scripted model server
  * and MISSION_HOME. The worker runs the real activities against real git and the real openai client.
  */
-export async function createHarness(name: string, extra: Pick<ActivityDeps, 'sandbox'> = {}): Promise<Harness> {
+export async function createHarness(name: string, extra: Pick<ActivityDeps, 'sandbox' | 'prices'> = {}): Promise<Harness> {
   const address = process.env.MISSION_TEST_TEMPORAL_ADDRESS;
   const bundle = process.env.MISSION_TEST_WORKFLOW_BUNDLE;
   if (!address || !bundle) {
@@ -109,7 +109,7 @@ export function quietRuntime(): void {
  * A harness for the whole test file: created before the first test, closed after the last, and
  * after each test the scripted model server must have used its whole script without failures.
  */
-export function useHarness(name: string, extra: Pick<ActivityDeps, 'sandbox'> = {}): Harness {
+export function useHarness(name: string, extra: Pick<ActivityDeps, 'sandbox' | 'prices'> = {}): Harness {
   const harness = {} as Harness;
   beforeAll(async () => {
     Object.assign(harness, await createHarness(name, extra));

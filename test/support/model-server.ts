@@ -17,7 +17,8 @@ export interface ScriptedToolCall {
 export interface ScriptedMessage {
   content?: string | null;
   toolCalls?: ScriptedToolCall[];
-  usage?: { prompt_tokens: number; completion_tokens: number };
+  /** `cached_tokens`: prompt tokens served from the provider's cache, sent as `prompt_tokens_details.cached_tokens`. */
+  usage?: { prompt_tokens: number; completion_tokens: number; cached_tokens?: number };
   /** Answer without a usage object (as some local servers do). */
   noUsage?: boolean;
   /** Extra fields of the message, e.g. a reasoning model's `reasoning_content`. */
@@ -70,6 +71,7 @@ export interface ChatUsage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  prompt_tokens_details?: { cached_tokens: number };
 }
 export interface RecordedRequest {
   seq: number;
@@ -300,7 +302,8 @@ function usageOf(messages: ChatMessage[], reply: ScriptedMessage, content: strin
   const completionChars = (content ?? '').length + toolCalls.reduce((n, c) => n + c.function.arguments.length, 0);
   const prompt = reply.usage?.prompt_tokens ?? Math.max(1, Math.ceil(promptChars / 4));
   const completionTokens = reply.usage?.completion_tokens ?? Math.max(1, Math.ceil(completionChars / 4));
-  return { prompt_tokens: prompt, completion_tokens: completionTokens, total_tokens: prompt + completionTokens };
+  const cached = reply.usage?.cached_tokens;
+  return { prompt_tokens: prompt, completion_tokens: completionTokens, total_tokens: prompt + completionTokens, ...(cached === undefined ? {} : { prompt_tokens_details: { cached_tokens: cached } }) };
 }
 
 /** A message's text: a string as is, content parts' text joined, anything else empty. */

@@ -1,4 +1,5 @@
 import { MISSION_WORKFLOW } from '../../api/constants';
+import { formatCost } from '../../api/prices';
 import { parse, str, UsageError, withClient, type Command } from '../common';
 
 const USAGE = 'mission list [--query "MissionStatus = \'awaiting-approval\'"] [--limit 100] [--json]';
@@ -19,12 +20,13 @@ export const list: Command = {
           missionId: w.workflowId,
           status: w.status.name,
           phase: (w.searchAttributes?.MissionStatus as string[] | undefined)?.[0],
+          costUsd: (w.searchAttributes?.MissionCostUsd as number[] | undefined)?.[0],
           startTime: w.startTime.toISOString(),
           closeTime: w.closeTime?.toISOString(),
         });
         if (rows.length >= limit) break;
       }
-      ctx.out(rows, rows.map((r) => `${r.missionId}\t${r.status}${r.phase ? `\t${r.phase}` : ''}\t${r.startTime}`).join('\n') || 'no missions');
+      ctx.out(rows, rows.map((r) => `${r.missionId}\t${r.status}${r.phase ? `\t${r.phase}` : ''}\t${r.costUsd === undefined ? 'cost unknown' : formatCost({ total: 0, costUsd: r.costUsd })}\t${r.startTime}`).join('\n') || 'no missions');
       return 0;
     });
   },
