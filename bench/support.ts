@@ -5,7 +5,6 @@ import { Context } from '@temporalio/activity';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import OpenAI from 'openai';
 import { MISSION_WORKFLOW } from '../src/api/constants';
@@ -151,23 +150,6 @@ export async function createBench(name: string, opts: BenchOptions = {}): Promis
     },
   };
 }
-
-/**
- * The second dev server of bench/global-setup.ts, when it runs: Temporal's defaults, without the dynamic
- * config Mission gives its local servers (LOCAL_SERVER_CONFIG in src/embedded.ts), for a side-by-side figure.
- */
-export const plainAddress = (): string | undefined => process.env.MISSION_BENCH_PLAIN_ADDRESS || undefined;
-
-/** A dev server with Temporal's default settings (none of LOCAL_SERVER_CONFIG), for a side-by-side comparison. */
-export async function startPlainDevServer(binary: string | undefined): Promise<TestWorkflowEnvironment> {
-  return TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: binary ? { type: 'existing-path', path: binary } : { type: 'cached-download' },
-      log: { format: 'pretty', level: 'error' },
-    },
-  });
-}
-
 
 // ---------------------------------------------------------------------------------------------------
 // Scripted agents: replies computed from the transcript, so any number of missions can share a server.
