@@ -184,7 +184,7 @@ export function scriptPlan(model: ScriptedModelServer, milestones: number, featu
 
 export async function completed(handle: WorkflowHandle<typeof mission>): Promise<MissionReport> {
   const report = await handle.result();
-  if (report.outcome !== 'completed') throw new Error(`mission ${handle.workflowId} ended ${report.outcome}`);
+  if (report.outcome !== 'completed') throw new Error(`mission ${handle.workflowId} ended ${report.outcome}: ${JSON.stringify(report.unresolved)}`);
   const failed = report.milestones.flatMap((m) => m.features).filter((f) => f.state !== 'done');
   if (failed.length) throw new Error(`mission ${handle.workflowId}: features not done: ${failed.map((f) => `${f.id} ${f.state}`).join(', ')}`);
   return report;
