@@ -156,15 +156,24 @@ async function workerStart(b: Bench): Promise<{ ms: number; cpuMs: number }> {
 }
 
 /** `mission run` on the bench's server (found on its port, a worker in the CLI's process): spawn → the plan on stdout. */
-async function runToPlanMs(b: Bench): Promise<{ ms: number; planCallMs: number }> {
+async function runToPlanMs(b: Bench): Promise<{ ms: number; planCallMs: number; lines: string[] }> {
   script(b, () => 500);
   const port = b.address.split(':').pop()!;
   const env = cliEnv({ home: b.home, model: b.model } as unknown as Harness, { MISSION_TASK_QUEUE: `${b.taskQueue}-run-${Date.now()}` });
   const t0 = performance.timeOrigin + performance.now();
   const p = spawnCli(['run', 'Benchmark time to plan', '--repo', project(), '--port', port, '--json'], env);
+  // When each line came (ms after the spawn), to see where the time before the plan goes.
+  const lines: string[] = [];
+  const stamp = (stream: string) => (d: Buffer) => {
+    for (const line of d.toString().split('\n').filter(Boolean)) lines.push(`${round(performance.timeOrigin + performance.now() - t0)} ${stream} ${line.slice(0, 80)}`);
+  };
+  p.child.stdout!.on('data', stamp('out'));
+  p.child.stderr!.on('data', stamp('err'));
   try {
     const at = await printed(p.child, /"event":"plan"/);
-    return { ms: at - t0, planCallMs: callsOf(b.model.requests, 'plan')[0] ?? NaN };
+    const plan = b.model.requests.find((r) => r.role === 'plan');
+    if (plan) lines.push(`${round(plan.receivedAt - t0)} model: plan request received`);
+    return { ms: at - t0, planCallMs: callsOf(b.model.requests, 'plan')[0] ?? NaN, lines };
   } finally {
     p.child.kill('SIGINT');
     await p.exited;
