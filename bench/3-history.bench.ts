@@ -21,7 +21,16 @@ test('3. history growth: bytes and events per agent turn for features of 10, 40 
   b.model.scriptPrefix('plan', planReply(makePlan([{ id: 'm1', features: ids.map((id) => ({ id })) }], 'History growth')));
   scriptAgents(b.model, (id) => Number(id.split('-')[1]), BYTES_PER_WRITE);
 
-  const handle = await b.start({ prompt: 'History growth', repo: makeRepo(), requirePlanApproval: false, useWorktrees: false, budget: { maxTurnsPerFeature: 200 } });
+  // A window the 160-turn conversation (~80k tokens) fits in: this figure is about history, not compaction (which
+  // would restart the scripted agents' turn count, as they count the assistant messages they are sent).
+  const handle = await b.start({
+    prompt: 'History growth',
+    repo: makeRepo(),
+    requirePlanApproval: false,
+    useWorktrees: false,
+    budget: { maxTurnsPerFeature: 200 },
+    models: { contextWindow: { 'bench-model': 1_000_000 } },
+  });
   const report = await completed(handle);
   expect(report.milestones[0]!.features.map((f) => f.turns)).toEqual(TURNS);
   expect(b.model.failures).toEqual([]);

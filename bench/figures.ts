@@ -135,10 +135,18 @@ export function writeMarkdown(wallMs?: number): string {
         `(${all ? 'all figures' : `figures ${results.run.figures.join(', ') || 'none'}; the others are from earlier runs`}, including the dev server start and the build).`,
     );
   }
+  const busiest = Math.max(...figures.map((f) => f.loadAverage ?? 0));
+  if (m && busiest > m.cores) {
+    out.push(
+      '',
+      `The machine was shared while some figures ran (load average up to ${busiest} on ${m.cores} cores, beside each figure): ` +
+        'their timings are stretched by the other work, CPU times much less.',
+    );
+  }
   out.push('', '| # | figure | measured | value | target | result |', '|---|---|---|---|---|---|');
   for (const f of figures) {
     f.rows.forEach((r, i) => {
-      out.push(`| ${i === 0 ? f.n : ''} | ${i === 0 ? esc(f.title) : ''} | ${esc(r.name)} | ${esc(r.value)} | ${esc(r.target ?? '')} | ${r.pass === true ? 'pass' : r.pass === false ? '**miss**' : ''} |`);
+      out.push(`| ${i === 0 ? f.n : ''} | ${i === 0 ? `${esc(f.title)} (load ${f.loadAverage ?? '?'})` : ''} | ${esc(r.name)} | ${esc(r.value)} | ${esc(r.target ?? '')} | ${r.pass === true ? 'pass' : r.pass === false ? '**miss**' : ''} |`);
     });
   }
   out.push('', '## How each figure was measured', '');

@@ -5,7 +5,6 @@ import { Context } from '@temporalio/activity';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import OpenAI from 'openai';
 import { MISSION_WORKFLOW } from '../src/api/constants';
@@ -152,23 +151,6 @@ export async function createBench(name: string, opts: BenchOptions = {}): Promis
   };
 }
 
-/**
- * The second dev server of bench/global-setup.ts, when it runs: Temporal's defaults, without the dynamic
- * config Mission gives its local servers (LOCAL_SERVER_CONFIG in src/embedded.ts), for a side-by-side figure.
- */
-export const plainAddress = (): string | undefined => process.env.MISSION_BENCH_PLAIN_ADDRESS || undefined;
-
-/** A dev server with Temporal's default settings (none of LOCAL_SERVER_CONFIG), for a side-by-side comparison. */
-export async function startPlainDevServer(binary: string | undefined): Promise<TestWorkflowEnvironment> {
-  return TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: binary ? { type: 'existing-path', path: binary } : { type: 'cached-download' },
-      log: { format: 'pretty', level: 'error' },
-    },
-  });
-}
-
-
 // ---------------------------------------------------------------------------------------------------
 // Scripted agents: replies computed from the transcript, so any number of missions can share a server.
 
@@ -202,7 +184,7 @@ export function scriptPlan(model: ScriptedModelServer, milestones: number, featu
 
 export async function completed(handle: WorkflowHandle<typeof mission>): Promise<MissionReport> {
   const report = await handle.result();
-  if (report.outcome !== 'completed') throw new Error(`mission ${handle.workflowId} ended ${report.outcome}`);
+  if (report.outcome !== 'completed') throw new Error(`mission ${handle.workflowId} ended ${report.outcome}: ${JSON.stringify(report.unresolved)}`);
   const failed = report.milestones.flatMap((m) => m.features).filter((f) => f.state !== 'done');
   if (failed.length) throw new Error(`mission ${handle.workflowId}: features not done: ${failed.map((f) => `${f.id} ${f.state}`).join(', ')}`);
   return report;

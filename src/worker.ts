@@ -1,4 +1,4 @@
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import OpenAI from 'openai';
 import { createActivities, type Activities, type ActivityDeps } from './activities';
@@ -6,7 +6,7 @@ import { parseContextWindowSetting } from './activities/context-window';
 import { loadEnvConfig, type EnvConfig } from './config';
 import { parsePriceSetting } from './api/prices';
 import { ensureSearchAttributes } from './search-attributes';
-import { workflowBundleOptions } from './workflow-bundle';
+import { ensureWorkflowBundle } from './prebuilt-bundle';
 import { installWorkerLog, WORKER_LOG_TO_TERMINAL } from './worker-log';
 
 export interface MissionWorkerOptions {
@@ -14,13 +14,14 @@ export interface MissionWorkerOptions {
   namespace?: string;
   taskQueue: string;
   deps: ActivityDeps;
-  /** A prebuilt workflow bundle (tests bundle once); by default the workflows are bundled from source. */
+  /** A workflow bundle (tests bundle once); by default the one `npm run build` made (src/prebuilt-bundle.ts). */
   workflowBundle?: { codePath: string };
   /** The activities, when not `createActivities(deps)` (the benchmarks wrap them in timers). */
   activities?: Activities;
 }
 
-export function createMissionWorker(opts: MissionWorkerOptions): Promise<Worker> {
+export async function createMissionWorker(opts: MissionWorkerOptions): Promise<Worker> {
+  const workflowBundle = opts.workflowBundle ?? (await ensureWorkflowBundle({ onRebuild: (why) => console.error(`mission: ${why} (a few seconds)`) }));
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace ?? 'default',
@@ -29,13 +30,8 @@ export function createMissionWorker(opts: MissionWorkerOptions): Promise<Worker>
     // Two workflow threads, not the SDK's one: when parallel features start or finish together their workflow
     // tasks (each new workflow evaluates the bundle) no longer queue behind one another (bench figure 2: 88% → 96% at 3).
     workflowThreadPoolSize: 2,
-    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : bundled()),
+    workflowBundle,
   });
-}
-
-function bundled(): Pick<WorkerOptions, 'workflowsPath' | 'bundlerOptions'> {
-  const { workflowsPath, preloadModules } = workflowBundleOptions();
-  return { workflowsPath, bundlerOptions: { preloadModules } };
 }
 
 /** A worker needs a model endpoint: said before anything starts. */

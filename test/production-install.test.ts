@@ -44,4 +44,6 @@ test('the packed package, installed with --omit=dev, runs `mission --help` and a
     await worker.exited;
   }
   expect(worker.stderr()).not.toMatch(/Cannot find module/);
+  // It loaded the bundle the package ships: no webpack run at start.
+  expect(worker.stderr()).not.toMatch(/building it/);
 }, 300_000);

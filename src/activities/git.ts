@@ -79,11 +79,20 @@ export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: s
         await writeMarker(paths.runFile(input.missionKey), { runId: input.runId, missionId: input.missionId, repo, baseCommit });
       }
       const worktree = paths.missionWorktree(input.missionKey);
-      await new Git(worktree).checkout(await git.ensureWorktree(worktree, branch, baseCommit));
-      // A broken .mission/config.json fails here, before any model call, not at the first validation.
-      await readRepoConfig(commitTree(repo, baseCommit));
-      const notes = await checkoutNotes(git, repo, input.baseBranch, baseCommit);
-      const context = await readRepoContext(git, repo, input.baseBranch, baseCommit);
+      const added = await git.ensureWorktree(worktree, branch, baseCommit);
+      // The checkout, the config check and the reading of the repository (by commit, not from the worktree) do not
+      // depend on one another: together they take the time of the slowest, on the way to the plan. All settle before
+      // the lock is released; the first failure, in this order, is the one reported.
+      const [checkedOut, config, noted, read] = await Promise.allSettled([
+        new Git(worktree).checkout(added),
+        // A broken .mission/config.json fails here, before any model call, not at the first validation.
+        readRepoConfig(commitTree(repo, baseCommit)),
+        checkoutNotes(git, repo, input.baseBranch, baseCommit),
+        readRepoContext(git, repo, input.baseBranch, baseCommit),
+      ]);
+      for (const r of [checkedOut, config, noted, read]) if (r.status === 'rejected') throw r.reason;
+      const notes = (noted as PromiseFulfilledResult<string[]>).value;
+      const context = (read as PromiseFulfilledResult<RepoContext>).value;
       await saveContext(paths.contextFile(input.missionKey), context);
       return {
         repo,

@@ -75,7 +75,8 @@ export async function agentsProgress(client: Client, status: MissionStatus): Pro
 }
 
 export interface WatchOptions {
-  intervalMs?: number;
+  /** Between polls; a function of the last status lets a caller poll faster while it waits for something. */
+  intervalMs?: number | ((status: MissionStatus | undefined) => number);
   json?: boolean;
   /** Called on every poll (for example to ask for approval); the watch goes on meanwhile. */
   onStatus?: (status: MissionStatus) => void;
@@ -106,6 +107,7 @@ export async function watchMission(client: Client, id: string, opts: WatchOption
     if (run.name === 'COMPLETED') return ((await handle.result()) as MissionReport).outcome;
     if (run.name !== 'RUNNING') return run.name === 'CANCELLED' ? 'cancelled' : 'failed';
     if (opts.signal?.aborted) return status?.phase ?? 'failed';
-    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 1000));
+    const interval = typeof opts.intervalMs === 'function' ? opts.intervalMs(status) : opts.intervalMs;
+    await new Promise((r) => setTimeout(r, interval ?? 1000));
   }
 }

@@ -19,8 +19,16 @@ export interface Outcome {
   workdir: string;
 }
 
-/** Runs a milestone's features: in parallel where the scheduler allows (worktrees), else one after another. */
-export async function runFeatures(ctx: MissionContext, milestone: PlanMilestone, startCommit: string): Promise<Map<string, Outcome>> {
+/**
+ * Runs a milestone's features: in parallel where the scheduler allows (worktrees), else one after another.
+ * `onFinished` hears each outcome as it comes, so that merging need not wait for the last feature.
+ */
+export async function runFeatures(
+  ctx: MissionContext,
+  milestone: PlanMilestone,
+  startCommit: string,
+  onFinished?: (id: string, outcome: Outcome) => void,
+): Promise<Map<string, Outcome>> {
   const { state, input } = ctx;
   const started = new Set<string>();
   const finished = new Set<string>();
@@ -42,6 +50,7 @@ export async function runFeatures(ctx: MissionContext, milestone: PlanMilestone,
             outcomes.set(id, outcome);
             if (outcome.commit && !input.useWorktrees) head = outcome.commit;
             finished.add(id);
+            onFinished?.(id, outcome);
             wake += 1;
           },
           (err: unknown) => {

@@ -5,23 +5,40 @@ import { budgetGate } from './budget';
 import type { Outcome } from './features';
 import { steps } from './proxies';
 
+type RemoveRequest = Parameters<typeof steps.removeFeatureWorktree>[0];
+
+/** Merges once every feature has finished, removing each merged worktree on the way (missions before MERGE_AS_FINISHED_PATCH). */
+export function integrate(ctx: MissionContext, milestone: PlanMilestone, outcomes: Map<string, Outcome>, startCommit: string): Promise<void> {
+  return mergeInOrder(ctx, milestone, startCommit, {
+    outcomeOf: (id) => Promise.resolve(outcomes.get(id)),
+    removeWorktree: (request) => steps.removeFeatureWorktree(request),
+  });
+}
+
 /**
- * Merges feature branches into the mission branch in plan order. A conflict goes to an integration
+ * Merges feature branches into the mission branch in plan order, each as soon as its feature and the features
+ * before it are done (`outcomeOf` settles when a feature finishes). A conflict goes to an integration
  * agent in the mission worktree; if it cannot resolve it, the merge is aborted and recorded, and the
  * feature branch is kept: every feature ends merged, or recorded as unmerged with its branch named.
+ * `removeWorktree` is handed each worktree that is done with; the caller decides when it goes.
  */
-export async function integrate(ctx: MissionContext, milestone: PlanMilestone, outcomes: Map<string, Outcome>, startCommit: string): Promise<void> {
+export async function mergeInOrder(
+  ctx: MissionContext,
+  milestone: PlanMilestone,
+  startCommit: string,
+  io: { outcomeOf: (id: string) => Promise<Outcome | undefined>; removeWorktree: (request: RemoveRequest) => Promise<unknown> },
+): Promise<void> {
   const { state, prep } = ctx;
   const merged: { id: string; title: string; description: string }[] = [];
   for (const feature of milestone.features) {
-    const outcome = outcomes.get(feature.id);
+    const outcome = await io.outcomeOf(feature.id);
     if (!outcome || outcome.state === 'failed') {
       if (outcome) state.updateFeature(milestone.id, feature.id, { merge: { state: 'conflict', note: `not merged: the agent failed; its work stays on ${outcome.branch}` } });
       continue;
     }
     if (!outcome.commit) {
       state.updateFeature(milestone.id, feature.id, { merge: { state: 'nothing-to-merge' } });
-      await steps.removeFeatureWorktree({ repo: prep.repo, missionWorktree: prep.worktree, worktree: outcome.workdir, branch: outcome.branch });
+      await io.removeWorktree({ repo: prep.repo, missionWorktree: prep.worktree, worktree: outcome.workdir, branch: outcome.branch });
       continue;
     }
     const request = {
@@ -59,6 +76,6 @@ export async function integrate(ctx: MissionContext, milestone: PlanMilestone, o
     state.updateFeature(milestone.id, feature.id, { merge: { ...merge, ...(resolvedBy ? { resolvedBy } : {}) } });
     state.record('merge', `${feature.id} merged into ${prep.branch}${resolvedBy ? ' after the integration agent resolved the conflict' : ''}`);
     merged.push({ id: feature.id, title: feature.title, description: feature.description });
-    await steps.removeFeatureWorktree({ repo: prep.repo, missionWorktree: prep.worktree, worktree: outcome.workdir, branch: outcome.branch });
+    await io.removeWorktree({ repo: prep.repo, missionWorktree: prep.worktree, worktree: outcome.workdir, branch: outcome.branch });
   }
 }

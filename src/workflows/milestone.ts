@@ -1,23 +1,29 @@
+import { patched } from '@temporalio/workflow';
 import { milestoneStep } from '../api/ids';
 import type { PlanMilestone } from '../api/plan';
 import type { MissionContext } from './agents';
-import { runFeatures } from './features';
-import { integrate } from './integrate';
+import { runFeatures, type Outcome } from './features';
+import { integrate, mergeInOrder } from './integrate';
 import { steps } from './proxies';
 import { nowIso } from './state';
 import { validateMilestone } from './validation';
+
+type RemoveRequest = Parameters<typeof steps.removeFeatureWorktree>[0];
 
 /** One milestone: features (parallel where safe) → integration → validation (+ one repair) → commit. Returns the new head. */
 export async function runMilestone(ctx: MissionContext, milestone: PlanMilestone, startCommit: string): Promise<string> {
   const { state } = ctx;
   state.updateMilestone(milestone.id, { state: 'running', startCommit, startedAt: nowIso() });
   state.setPhase('running', `milestone ${milestone.id}: ${milestone.title}`);
-  const outcomes = await runFeatures(ctx, milestone, startCommit);
-
-  if (ctx.input.useWorktrees) {
-    state.updateMilestone(milestone.id, { state: 'integrating' });
-    state.setPhase('integrating', `merging the features of ${milestone.id}`);
-    await integrate(ctx, milestone, outcomes, startCommit);
+  let removals: Promise<unknown> = Promise.resolve();
+  if (ctx.input.useWorktrees && patched(MERGE_AS_FINISHED_PATCH)) {
+    ({ removals } = await mergeAsFeaturesFinish(ctx, milestone, startCommit));
+  } else {
+    const outcomes = await runFeatures(ctx, milestone, startCommit);
+    if (ctx.input.useWorktrees) {
+      integrating(ctx, milestone);
+      await integrate(ctx, milestone, outcomes, startCommit);
+    }
   }
 
   await validateMilestone(ctx, milestone);
@@ -31,6 +37,42 @@ export async function runMilestone(ctx: MissionContext, milestone: PlanMilestone
     step: milestoneStep(ctx.missionId, milestone.id),
     since: startCommit,
   });
+  await removals;
   state.updateMilestone(milestone.id, { state: 'done', commit, finishedAt: nowIso() });
   return commit;
+}
+
+/**
+ * Missions recorded before it merged every feature once the last agent had finished, then removed the
+ * worktrees one by one, all on the milestone's critical path.
+ */
+const MERGE_AS_FINISHED_PATCH = 'merge-features-as-they-finish';
+
+/**
+ * Features run and merge at the same time: each feature is merged as soon as it and the features before it
+ * (plan order) are done, so only the last merge follows the last agent. Worktrees are removed once every
+ * merge is done (a later feature may still merge an earlier one's branch), all at once, while the milestone
+ * validates; the returned promise settles when they are gone.
+ */
+async function mergeAsFeaturesFinish(ctx: MissionContext, milestone: PlanMilestone, startCommit: string): Promise<{ removals: Promise<unknown> }> {
+  const finish = new Map<string, (outcome: Outcome) => void>();
+  const done = new Map(milestone.features.map((f) => [f.id, new Promise<Outcome>((resolve) => finish.set(f.id, resolve))]));
+  const toRemove: RemoveRequest[] = [];
+  let merging = true;
+  const merges = mergeInOrder(ctx, milestone, startCommit, {
+    outcomeOf: (id) => done.get(id)!,
+    removeWorktree: async (request) => void toRemove.push(request),
+  }).finally(() => (merging = false));
+  const features = runFeatures(ctx, milestone, startCommit, (id, outcome) => finish.get(id)!(outcome)).then(() => {
+    if (merging) integrating(ctx, milestone);
+  });
+  await Promise.all([features, merges]);
+  const removals = Promise.all(toRemove.map((request) => steps.removeFeatureWorktree(request)));
+  removals.catch(() => undefined); // awaited after the commit; a failure before then must not count as unhandled
+  return { removals };
+}
+
+function integrating(ctx: MissionContext, milestone: PlanMilestone): void {
+  ctx.state.updateMilestone(milestone.id, { state: 'integrating' });
+  ctx.state.setPhase('integrating', `merging the features of ${milestone.id}`);
 }

@@ -1,10 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { temporalBinary } from '../../src/embedded';
-import { workflowBundleOptions } from '../../src/workflow-bundle';
+import { writeWorkflowBundle } from '../../src/prebuilt-bundle';
 import { startTestServer, type TestServer } from './test-server';
 
 /**
@@ -24,13 +21,9 @@ export default async function globalSetup(): Promise<void> {
   const server = await startTestServer(binary);
   (globalThis as { __missionTemporalServer?: TestServer }).__missionTemporalServer = server;
 
-  const { code } = await bundleWorkflowCode({
-    ...workflowBundleOptions(),
-    logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
-  });
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'mission-jest-'));
-  const bundlePath = path.join(dir, 'workflow-bundle.js');
-  writeFileSync(bundlePath, code);
+  // The bundle `npm run build` makes, written after tsc rewrote dist/: the in-process workers load it, and
+  // the CLI processes the tests spawn find it fresh instead of each bundling again.
+  const bundlePath = await writeWorkflowBundle();
 
   process.env.MISSION_TEST_TEMPORAL_ADDRESS = server.address;
   process.env.MISSION_TEST_WORKFLOW_BUNDLE = bundlePath;

@@ -83,7 +83,10 @@ async function follow(client: Client, id: string, ctx: Context, temporal: LocalT
     }
   };
   try {
-    return await watchMission(client, id, { json: ctx.json, onStatus, intervalMs: 500, signal: stop.signal });
+    // Until the plan is on screen every poll counts (the user is waiting for it, a poll costs two round trips
+    // to a local server), then every 500 ms.
+    const intervalMs = (status: MissionStatus | undefined) => (status?.plan ? 500 : 50);
+    return await watchMission(client, id, { json: ctx.json, onStatus, intervalMs, signal: stop.signal });
   } finally {
     asking?.abort();
     process.off('SIGINT', onInterrupt);
