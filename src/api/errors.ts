@@ -22,6 +22,8 @@ export const ERRORS = {
   PLAN_INVALID: 'third-party',
   SESSION_CORRUPT: 'system',
   GIT_FAILED: 'system',
+  /** Another process held a lock of the repository (Mission's, or git's own index.lock or ref lock): retried. */
+  GIT_LOCKED: 'third-party',
   /** An agent's command changed the user's repository (branches, HEAD, config, hooks, checkout): the user must look. */
   REPO_TAMPERED: 'user',
 } as const;
@@ -37,11 +39,14 @@ export type ErrorCategory = (typeof ERRORS)[ErrorId];
 export const MISSION_FATAL: readonly ErrorId[] = ['MODEL_AUTH', 'MODEL_NOT_FOUND', 'INVALID_INPUT', 'SANDBOX_UNAVAILABLE'];
 
 
+/** Failures that pass: Temporal retries the activity. */
+const RETRYABLE: readonly ErrorId[] = ['MODEL_UNAVAILABLE', 'GIT_LOCKED'];
+
 export function missionFailure(id: ErrorId, message: string, opts: { details?: unknown; nextRetryDelayMs?: number } = {}): ApplicationFailure {
   return ApplicationFailure.create({
     type: id,
     message,
-    nonRetryable: id !== 'MODEL_UNAVAILABLE',
+    nonRetryable: !RETRYABLE.includes(id),
     details: opts.details === undefined ? undefined : [opts.details],
     nextRetryDelay: opts.nextRetryDelayMs,
   });
