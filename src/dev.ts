@@ -1,8 +1,8 @@
 import path from 'node:path';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { loadEnvConfig, type EnvConfig } from './config';
 import { startEmbeddedServer, temporalAnswers, type EmbeddedServer } from './embedded';
-import { activityDeps, createMissionWorker, requireModelEndpoint } from './worker';
+import { activityDeps, createMissionWorker, requireModelEndpoint, type MissionWorker } from './worker';
 
 export interface LocalServerOptions {
   port: number;
@@ -35,7 +35,7 @@ export async function resolveTemporal(opts: LocalServerOptions, env: NodeJS.Proc
 }
 
 /** A worker in this process for the mission task queue, on the given server. */
-export async function startLocalWorker(address: string, env: NodeJS.ProcessEnv = process.env): Promise<{ worker: Worker; close(): Promise<void> }> {
+export async function startLocalWorker(address: string, env: NodeJS.ProcessEnv = process.env): Promise<{ worker: MissionWorker; close(): Promise<void> }> {
   const config = loadEnvConfig(env);
   // The embedded server registers the search attributes at start. Built before connecting: a missing key fails here.
   const deps = { ...activityDeps(config, env), searchAttributes: true };

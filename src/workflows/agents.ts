@@ -4,6 +4,7 @@ import { agentTaskId, spentOf, type AgentSpent, type AgentTask, type FeatureInpu
 import { failureType, MISSION_FATAL, rootFailure } from '../api/errors';
 import type { MissionInput } from '../api/input';
 import { feature as agentWorkflow } from './feature';
+import type { MissionHost, MissionProxies } from './proxies';
 import type { MissionState } from './state';
 
 type Prepared = Awaited<ReturnType<Activities['prepareMission']>>;
@@ -15,6 +16,10 @@ export interface MissionContext {
   input: MissionInput;
   state: MissionState;
   prep: Prepared;
+  /** Where the mission's steps run: on its host's queue (missionProxies), or on the shared one for older histories. */
+  acts: MissionProxies;
+  /** The host that holds the mission's files (absent in histories recorded before HOST_AFFINITY_PATCH). */
+  host?: MissionHost;
 }
 
 export interface AgentPlace {
@@ -43,6 +48,7 @@ export async function runAgent(ctx: MissionContext, task: AgentTask, place: Agen
     maxTurns: ctx.input.budget.maxTurnsPerFeature,
     ...(ctx.input.models.contextWindow ? { contextWindows: ctx.input.models.contextWindow } : {}),
     ...(ctx.prep.sandbox ? { sandbox: { network: ctx.prep.sandbox.network, env: ctx.prep.sandbox.env } } : {}),
+    ...(ctx.host ? { host: ctx.host } : {}),
   };
   try {
     const result = await executeChild(agentWorkflow, {

@@ -5,7 +5,6 @@ import { rootFailure } from '../api/errors';
 import type { PlanMilestone } from '../api/plan';
 import type { CommandRun, CriterionCheck, MilestoneValidation } from '../api/status';
 import type { MissionContext } from './agents';
-import { model } from './proxies';
 
 /** Missions started before the plan's criteria were checked never asked the validator; they still replay that way. */
 const CRITERIA_PATCH = 'validation-criteria-checked';
@@ -35,7 +34,7 @@ export async function checkCriteria(ctx: MissionContext, milestone: PlanMileston
       model: ctx.input.models.validator ?? ctx.input.models.planner,
     };
     try {
-      const reply = await model.checkCriteria.executeWithOptions({ summary: `llm: validator ${milestone.id}` }, [request]);
+      const reply = await ctx.acts.model.checkCriteria.executeWithOptions({ summary: `llm: validator ${milestone.id}` }, [request]);
       state.addTokens(reply.tokens, 'validator');
       open.forEach((i, j) => reply.checks[j] && verdicts.set(i, reply.checks[j]!));
     } catch (err) {

@@ -3,7 +3,7 @@ import { agentTaskId, FeatureInput, failedWithTokens, type AgentSpent, type Feat
 import { missionFailure } from '../api/errors';
 import { describeIssues } from '../api/issues';
 import { addTokens, MAX_REFUSED_SHOWN, ZERO_TOKENS } from '../api/status';
-import { localModel, localTools, model, steps, tools } from './proxies';
+import { localModel, localTools, missionProxies, model, steps, tools } from './proxies';
 import { workflowNow } from './state';
 
 /** Agents recorded before this patch ran their turns as (remote) activities; they still replay that way. */
@@ -34,11 +34,15 @@ async function runAgentLoop(raw: FeatureInput, spent: AgentSpent): Promise<Featu
   const startedAt = carried?.startedAt ?? workflowNow();
   const taskId = agentTaskId(input.task);
   const session = { missionKey: input.missionKey, name: taskId };
-  // Histories recorded before turns became local activities replay with the remote ones.
-  const local = patched(LOCAL_TURNS_PATCH);
-  const turnModel = local ? localModel : model;
-  const turnTools = local ? localTools : tools;
-  if (!carried) await (local ? localTools : steps).openAgentSession.executeWithOptions({ summary: `session: open ${taskId}` }, [{ session, input }]);
+  // An agent of a mission with a host runs its turns as activities on that host's queue: the conversation and the
+  // worktree are there (a local activity would run wherever this workflow's task runs). Histories recorded before
+  // turns became local activities replay with the remote ones; agents without a host (older missions) keep local turns.
+  const onHost = input.host ? missionProxies(input.host, (hostId) => setCurrentDetails(hostId ? `${taskId}: waiting for host ${hostId}` : `${taskId}: host ${input.host!.hostId} is back`)) : undefined;
+  const local = !onHost && patched(LOCAL_TURNS_PATCH);
+  const turnModel = onHost?.model ?? (local ? localModel : model);
+  const turnTools = onHost?.tools ?? (local ? localTools : tools);
+  const gitSteps = onHost?.steps ?? steps;
+  if (!carried) await (onHost?.steps ?? (local ? localTools : steps)).openAgentSession.executeWithOptions({ summary: `session: open ${taskId}` }, [{ session, input }]);
 
   let tokens = carried?.tokens ?? ZERO_TOKENS;
   let finish: ToolRunResult['finish'];
@@ -71,7 +75,7 @@ async function runAgentLoop(raw: FeatureInput, spent: AgentSpent): Promise<Featu
   const summary = finish?.summary ?? `stopped at the turn budget (${input.maxTurns} turns) without calling finish`;
   setCurrentDetails(`${taskId}: ${finish?.status ?? 'incomplete'} after ${turn} turn(s): ${summary}`);
   const { commit } = input.commitMessage
-    ? await steps.commitWork({
+    ? await gitSteps.commitWork({
         repo: input.repo,
         workdir: input.workdir,
         message: `${input.commitMessage}\n\n${summary}`,

@@ -3,7 +3,6 @@ import type { PlanMilestone } from '../api/plan';
 import { runAgent, type MissionContext } from './agents';
 import { budgetGate } from './budget';
 import type { Outcome } from './features';
-import { steps } from './proxies';
 
 /**
  * Merges feature branches into the mission branch in plan order. A conflict goes to an integration
@@ -21,7 +20,7 @@ export async function integrate(ctx: MissionContext, milestone: PlanMilestone, o
     }
     if (!outcome.commit) {
       state.updateFeature(milestone.id, feature.id, { merge: { state: 'nothing-to-merge' } });
-      await steps.removeFeatureWorktree({ repo: prep.repo, missionWorktree: prep.worktree, worktree: outcome.workdir, branch: outcome.branch });
+      await ctx.acts.steps.removeFeatureWorktree({ repo: prep.repo, missionWorktree: prep.worktree, worktree: outcome.workdir, branch: outcome.branch });
       continue;
     }
     const request = {
@@ -31,7 +30,7 @@ export async function integrate(ctx: MissionContext, milestone: PlanMilestone, o
       message: `Merge ${feature.id}: ${feature.title}`,
       step: `${featureWorkflowId(ctx.missionId, milestone.id, feature.id)}/merge`,
     };
-    let merge = await steps.mergeFeature.executeWithOptions({ summary: `git: merge ${feature.id}` }, [request]);
+    let merge = await ctx.acts.steps.mergeFeature.executeWithOptions({ summary: `git: merge ${feature.id}` }, [request]);
     let resolvedBy: 'integration-agent' | undefined;
     if (merge.state === 'conflict') {
       const conflictFiles = merge.conflictFiles ?? [];
@@ -48,7 +47,7 @@ export async function integrate(ctx: MissionContext, milestone: PlanMilestone, o
       await budgetGate(ctx);
       const run = await runAgent(ctx, task, { workdir: prep.worktree, branch: prep.branch, startCommit });
       const resolve = run.ok && run.result.state === 'done';
-      merge = await steps.concludeMerge({ ...request, conflictFiles, resolve });
+      merge = await ctx.acts.steps.concludeMerge({ ...request, conflictFiles, resolve });
       if (merge.state === 'merged') resolvedBy = 'integration-agent';
     }
     if (merge.state === 'conflict') {
@@ -59,6 +58,6 @@ export async function integrate(ctx: MissionContext, milestone: PlanMilestone, o
     state.updateFeature(milestone.id, feature.id, { merge: { ...merge, ...(resolvedBy ? { resolvedBy } : {}) } });
     state.record('merge', `${feature.id} merged into ${prep.branch}${resolvedBy ? ' after the integration agent resolved the conflict' : ''}`);
     merged.push({ id: feature.id, title: feature.title, description: feature.description });
-    await steps.removeFeatureWorktree({ repo: prep.repo, missionWorktree: prep.worktree, worktree: outcome.workdir, branch: outcome.branch });
+    await ctx.acts.steps.removeFeatureWorktree({ repo: prep.repo, missionWorktree: prep.worktree, worktree: outcome.workdir, branch: outcome.branch });
   }
 }

@@ -3,7 +3,6 @@ import type { PlanMilestone } from '../api/plan';
 import type { MissionContext } from './agents';
 import { runFeatures } from './features';
 import { integrate } from './integrate';
-import { steps } from './proxies';
 import { nowIso } from './state';
 import { validateMilestone } from './validation';
 
@@ -24,7 +23,7 @@ export async function runMilestone(ctx: MissionContext, milestone: PlanMilestone
 
   state.updateMilestone(milestone.id, { state: 'committing' });
   state.setPhase('committing', `committing ${milestone.id}`);
-  const { commit } = await steps.commitMilestone({
+  const { commit } = await ctx.acts.steps.commitMilestone({
     repo: ctx.prep.repo,
     worktree: ctx.prep.worktree,
     message: `Milestone ${milestone.id}: ${milestone.title}`,
