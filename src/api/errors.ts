@@ -24,6 +24,8 @@ export const ERRORS = {
   GIT_FAILED: 'system',
   /** Another process held a lock of the repository (Mission's, or git's own index.lock or ref lock): retried. */
   GIT_LOCKED: 'third-party',
+  /** Cloning, fetching or pushing the mission's remote repository failed (network, server, credentials): retried. */
+  GIT_REMOTE: 'third-party',
   /** An agent's command changed the user's repository (branches, HEAD, config, hooks, checkout): the user must look. */
   REPO_TAMPERED: 'user',
 } as const;
@@ -40,7 +42,7 @@ export const MISSION_FATAL: readonly ErrorId[] = ['MODEL_AUTH', 'MODEL_NOT_FOUND
 
 
 /** Failures that pass: Temporal retries the activity. */
-const RETRYABLE: readonly ErrorId[] = ['MODEL_UNAVAILABLE', 'GIT_LOCKED'];
+const RETRYABLE: readonly ErrorId[] = ['MODEL_UNAVAILABLE', 'GIT_LOCKED', 'GIT_REMOTE'];
 
 export function missionFailure(id: ErrorId, message: string, opts: { details?: unknown; nextRetryDelayMs?: number } = {}): ApplicationFailure {
   return ApplicationFailure.create({
