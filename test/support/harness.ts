@@ -55,6 +55,9 @@ export async function createHarness(name: string, extra: Pick<ActivityDeps, 'san
       defaultModel: 'test-model',
       toolEnv: { PATH: process.env.PATH, HOME: process.env.HOME },
       searchAttributes: await ensureSearchAttributes({ address }, 'default'),
+      // A host of its own: worker processes that tests start on this MISSION_HOME (crash tests) must be the ones
+      // that run their missions' steps, not this worker through a shared host queue.
+      hostId: `harness-${taskQueue}`,
       ...extra,
     },
   });
