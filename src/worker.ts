@@ -49,7 +49,7 @@ export class MissionWorker {
 
 export async function createMissionWorker(opts: MissionWorkerOptions): Promise<MissionWorker> {
   const hostId = opts.deps.hostId ?? (await resolveHostId(opts.deps.home));
-  const activities = { ...(opts.activities ?? createActivities(opts.deps)), ...createHostActivities({ hostId }) };
+  const activities = { ...(opts.activities ?? createActivities(opts.deps)), ...createHostActivities({ hostId, pickupSec: opts.deps.hostPickupSec }) };
   const namespace = opts.namespace ?? 'default';
   const shared = await Worker.create({
     connection: opts.connection,
@@ -98,6 +98,7 @@ export function activityDeps(config: EnvConfig, env: NodeJS.ProcessEnv = process
     toolEnv: env,
     sandbox: { mode: config.MISSION_SANDBOX, bwrapPath: config.MISSION_BWRAP_PATH, allowNetwork: config.MISSION_SANDBOX_NETWORK === 'allow' },
     ...(config.MISSION_HOST_ID ? { hostId: config.MISSION_HOST_ID } : {}),
+    hostPickupSec: config.MISSION_HOST_PICKUP_TIMEOUT,
   };
 }
 

@@ -1,8 +1,10 @@
 import type { temporal } from '@temporalio/proto';
 import { MISSION_WORKFLOW } from '../src/api/constants';
+import { approvePlanSignal, statusQuery } from '../src/api/messages';
+import type { MissionReport } from '../src/api/report';
 import { useHarness } from './support/harness';
 import { makeRepo, tempDir, treeAt } from './support/repo';
-import { call, makePlan, planReply, tools } from './support/scripts';
+import { call, makePlan, planReply, tools, writesFiles } from './support/scripts';
 import { startWorkerProcess } from './support/worker-process';
 
 const h = useHarness('hosts');
@@ -67,5 +69,45 @@ test('two workers with separate MISSION_HOMEs carry three worktree missions to c
   } finally {
     for (const w of workers) w.child.kill('SIGTERM');
     await Promise.all(workers.map((w) => w.exited));
+  }
+}, 300_000);
+
+test('a mission whose host is down says which host it waits for, and goes on when that host is back', async () => {
+  const taskQueue = `gone-${Date.now().toString(36)}`;
+  const home = tempDir('mission-host-gone-');
+  const env = { MISSION_HOME: home, MISSION_HOST_PICKUP_TIMEOUT: '3' };
+  let host = startWorkerProcess(h, taskQueue, env);
+  let other: ReturnType<typeof startWorkerProcess> | undefined;
+  try {
+    await host.ready;
+    const hostId = /host (\S+) \(queue/.exec(host.output())![1]!;
+    h.model.script('plan', [planReply(makePlan([{ id: 'm1', features: [{ id: 'back', files: ['back.txt'] }] }]))]);
+    h.model.script('feature back', writesFiles({ 'back.txt': 'after the outage' }));
+    const repo = makeRepo();
+    const handle = await h.client.workflow.start(MISSION_WORKFLOW, {
+      taskQueue,
+      workflowId: `gone-${Date.now().toString(36)}`,
+      args: [{ prompt: 'x', repo, useWorktrees: true }],
+    });
+    expect((await h.waitFor(handle, (st) => st.phase === 'awaiting-approval')).host).toBe(hostId);
+    // Another host serves the shared queue (workflow tasks) but has none of the mission's files; the mission's host stops.
+    other = startWorkerProcess(h, taskQueue, { MISSION_HOME: tempDir('mission-host-other-') });
+    await other.ready;
+    host.child.kill('SIGTERM');
+    await host.exited;
+    await handle.signal(approvePlanSignal, {});
+    const stuck = await h.waitFor(handle, (st) => st.waitingForHost !== undefined, 60_000);
+    expect(stuck.waitingForHost).toBe(hostId);
+    expect(stuck.events.map((e) => e.message).join('\n')).toMatch(new RegExp(`waiting for host ${hostId}`));
+
+    host = startWorkerProcess(h, taskQueue, env); // the same MISSION_HOME: the same host
+    await host.ready;
+    const report = (await handle.result()) as MissionReport;
+    expect(report.outcome).toBe('completed');
+    expect(treeAt(repo, report.branch!)).toMatchObject({ 'back.txt': 'after the outage' });
+    expect((await handle.query(statusQuery)).waitingForHost).toBeUndefined();
+  } finally {
+    for (const w of [host, other]) w?.child.kill('SIGTERM');
+    await Promise.all([host.exited, other?.exited]);
   }
 }, 300_000);

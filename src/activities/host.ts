@@ -40,13 +40,15 @@ export async function resolveHostId(home: string, configured?: string): Promise<
 export interface HostAnswer {
   hostId: string;
   taskQueue: string;
+  /** How long a step waits for a worker of this host before the mission says it waits for the host. */
+  pickupSec?: number;
 }
 
-export function createHostActivities(deps: { hostId?: string }) {
+export function createHostActivities(deps: { hostId?: string; pickupSec?: number }) {
   /** Which host took the mission: the worker that picked this task up from the shared queue. */
   async function whichHost(): Promise<HostAnswer> {
     if (!deps.hostId) throw new Error('this worker has no host id (createMissionWorker sets it); the step is retried on another worker');
-    return { hostId: deps.hostId, taskQueue: hostQueue(deps.hostId) };
+    return { hostId: deps.hostId, taskQueue: hostQueue(deps.hostId), ...(deps.pickupSec ? { pickupSec: deps.pickupSec } : {}) };
   }
   return { whichHost };
 }

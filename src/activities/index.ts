@@ -32,6 +32,8 @@ export interface ActivityDeps {
   searchAttributes?: boolean;
   /** This host's id (MISSION_HOST_ID); by default createMissionWorker reads or makes one in MISSION_HOME. */
   hostId?: string;
+  /** MISSION_HOST_PICKUP_TIMEOUT: how long a step waits for this host's workers before its mission says so (180 s). */
+  hostPickupSec?: number;
 }
 
 /** The one place activities are wired. Workflows use `ReturnType<typeof createActivities>` for types only. */

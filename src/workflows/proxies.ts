@@ -55,22 +55,24 @@ export interface MissionProxies {
 export interface MissionHost {
   hostId: string;
   taskQueue: string;
+  /** The host's MISSION_HOST_PICKUP_TIMEOUT, as its worker answered whichHost (recorded, so replay is unchanged). */
+  pickupSec?: number;
 }
 
 /** A host-bound step that no worker picked up in this long: the mission says it waits for the host, and asks again. */
-const HOST_PICKUP = '3 minutes';
+const HOST_PICKUP_SEC = 180;
 
 /**
  * The one place that routes a mission's steps. Without a host (missions recorded before HOST_AFFINITY_PATCH) the
  * shared-queue proxies; with one, the same options on the host's own queue, so the repository, worktrees and
  * conversations of a mission are only ever touched on the host that holds them. `onWait` hears the host's id when a
- * step waited HOST_PICKUP without a worker of that host taking it (the host is down, or gone for good), and
+ * step waited the host's pickup timeout without a worker of that host taking it (the host is down, or gone for good), and
  * undefined once one did.
  */
 export function missionProxies(host: MissionHost | undefined, onWait?: (hostId: string | undefined) => void): MissionProxies {
   if (!host) return { steps, model, tools, bind: (options) => proxyActivities<Activities>(options) };
   const bound = (options: ActivityOptions) =>
-    waitingForHost(proxyActivities<Activities>({ ...options, taskQueue: host.taskQueue, scheduleToStartTimeout: HOST_PICKUP }), host.hostId, onWait);
+    waitingForHost(proxyActivities<Activities>({ ...options, taskQueue: host.taskQueue, scheduleToStartTimeout: `${host.pickupSec ?? HOST_PICKUP_SEC} seconds` }), host.hostId, onWait);
   return {
     bind: bound,
     steps: bound(STEPS),
