@@ -65,10 +65,15 @@ test('repo as a URL: the host clones it once, the mission branch is pushed at ea
     git(work, 'add', '-A');
     git(work, '-c', 'user.name=T', '-c', 'user.email=t@example.com', 'commit', '-q', '-m', 'news');
     git(work, 'push', '-q', 'origin', 'main');
-    h.model.script('plan', [planReply(makePlan([{ id: 'm1', features: [{ id: 'three', files: ['three.txt'] }] }]))]);
+    // Feature four's agent fails: its branch is not merged, and is pushed too, for review.
+    h.model.script('plan', [planReply(makePlan([{ id: 'm1', features: [{ id: 'three', files: ['three.txt'] }, { id: 'four', files: ['four.txt'] }] }]))]);
     h.model.script('feature three', writesFiles({ 'three.txt': 'third' }));
-    const second = await (await h.start({ prompt: 'Again', repo: remote.url, requirePlanApproval: false })).result();
-    expect(second.outcome).toBe('completed');
+    h.model.script('feature four', [{ status: 400, message: 'the request is too large for this model' }]);
+    const secondKey = `remote-2-${Date.now().toString(36)}`;
+    const second = await (await h.start({ prompt: 'Again', repo: remote.url, requirePlanApproval: false, useWorktrees: true }, secondKey)).result();
+    expect(second.outcome).toBe('completed-with-issues');
+    expect(remoteRef(remote.url, `refs/heads/mission/${secondKey}-four`)).toMatch(/^[0-9a-f]{40}$/);
+    expect(remoteRef(remote.url, `refs/heads/mission/${secondKey}-three`)).toBe(''); // merged, so deleted and not pushed
     expect(second.repo).toBe(result.repo);
     expect(readdirSync(path.join(h.home, 'repos')).filter((f) => !f.startsWith('.') && !f.endsWith('.url'))).toEqual(clones);
     expect(treeAt(remote.bare, second.branch!)).toEqual({ 'README.md': '# team', 'news.txt': 'new on main', 'three.txt': 'third' });
