@@ -8,14 +8,14 @@ import { temporal } from '@temporalio/proto';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import OpenAI from 'openai';
 import { MISSION_WORKFLOW } from '../src/api/constants';
-import { createActivities, type Activities, type ActivityDeps } from '../src/activities';
+import { createActivities, type ActivityDeps } from '../src/activities';
 import { Git } from '../src/activities/gitcore';
 import { GitCommandError, gitProcess } from '../src/activities/git-process';
 import type { MissionRequest } from '../src/api/input';
 import type { MissionReport } from '../src/api/report';
 import type { mission } from '../src/workflows/mission';
 import { ensureSearchAttributes } from '../src/search-attributes';
-import { createMissionWorker } from '../src/worker';
+import { createMissionWorker, type MissionWorker } from '../src/worker';
 import { cliEnv, spawnCli, type CliProcess } from '../test/support/cli-process';
 import { quietRuntime, type Harness } from '../test/support/harness';
 import { ScriptedModelServer, type ChatMessage, type ScriptedMessage } from '../test/support/model-server';
@@ -53,7 +53,7 @@ export interface ActivityRun extends Interval {
 }
 
 /** Wraps every activity with a timer: the time spent inside activities, as the worker saw it. */
-function timedActivities(activities: Activities, runs: ActivityRun[]): Activities {
+function timedActivities<A extends object>(activities: A, runs: ActivityRun[]): A {
   const out: Record<string, unknown> = {};
   for (const [type, fn] of Object.entries(activities) as [string, (...args: unknown[]) => Promise<unknown>][]) {
     out[type] = async (...args: unknown[]) => {
@@ -66,7 +66,7 @@ function timedActivities(activities: Activities, runs: ActivityRun[]): Activitie
       }
     };
   }
-  return out as Activities;
+  return out as A;
 }
 
 let counter = 0;
@@ -94,7 +94,7 @@ export async function createBench(name: string, opts: BenchOptions = {}): Promis
   const home = opts.home ?? tempDir('mission-bench-home-');
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
-  let worker: { worker: Worker; running: Promise<void>; connection: NativeConnection } | undefined;
+  let worker: { worker: MissionWorker; running: Promise<void>; connection: NativeConnection } | undefined;
   const activityRuns: ActivityRun[] = [];
   if (opts.inProcessWorker !== false) {
     // The same worker as `mission worker`, in this process, with its activities timed.

@@ -14,6 +14,10 @@ export const EnvConfig = z.object({
   MISSION_MODEL: z.string().min(1).default(DEFAULT_MODEL),
   MISSION_REPO: z.string().min(1).refine((p) => path.isAbsolute(p), 'must be an absolute path').optional(),
   MISSION_HOME: z.string().min(1).default(path.join(os.homedir(), '.mission')),
+  /** This host's id (its own task queue is mission-host-<id>); by default one generated and kept in MISSION_HOME/host-id. */
+  /** Seconds a mission's step may wait for a worker of its host before the status says it waits for that host. */
+  MISSION_HOST_PICKUP_TIMEOUT: z.coerce.number('must be a number of seconds').int('must be whole seconds').min(1, 'must be at least 1').default(180),
+  MISSION_HOST_ID: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'must be 1-63 letters, digits, ".", "_" or "-"').optional(),
   /** Context windows: `16384` for every model, or `model=tokens,...`; see src/activities/context-window.ts. */
   MISSION_CONTEXT_WINDOW: z.string().min(1).optional(),
   /** Model prices as JSON, over the defaults; see src/api/prices.ts. */

@@ -1,8 +1,8 @@
 import path from 'node:path';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { loadEnvConfig, type EnvConfig } from './config';
 import { startEmbeddedServer, temporalAnswers, type EmbeddedServer } from './embedded';
-import { activityDeps, createMissionWorker, requireModelEndpoint, workerLogNote } from './worker';
+import { activityDeps, createMissionWorker, requireModelEndpoint, workerLogNote, type MissionWorker } from './worker';
 import { installWorkerLog } from './worker-log';
 
 export interface LocalServerOptions {
@@ -36,7 +36,7 @@ export async function resolveTemporal(opts: LocalServerOptions, env: NodeJS.Proc
 }
 
 /** A worker in this process for the mission task queue, on the given server. */
-export async function startLocalWorker(address: string, env: NodeJS.ProcessEnv = process.env): Promise<{ worker: Worker; log?: string; close(): Promise<void> }> {
+export async function startLocalWorker(address: string, env: NodeJS.ProcessEnv = process.env): Promise<{ worker: MissionWorker; log?: string; close(): Promise<void> }> {
   const config = loadEnvConfig(env);
   // The embedded server registers the search attributes at start. Built before connecting: a missing key fails here.
   const deps = { ...activityDeps(config, env), searchAttributes: true };

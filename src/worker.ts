@@ -2,6 +2,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import OpenAI from 'openai';
 import { createActivities, type Activities, type ActivityDeps } from './activities';
+import { createHostActivities, hostQueue, resolveHostId } from './activities/host';
 import { parseContextWindowSetting } from './activities/context-window';
 import { loadEnvConfig, type EnvConfig } from './config';
 import { parsePriceSetting } from './api/prices';
@@ -17,21 +18,54 @@ export interface MissionWorkerOptions {
   /** A workflow bundle (tests bundle once); by default the one `npm run build` made (src/prebuilt-bundle.ts). */
   workflowBundle?: { codePath: string };
   /** The activities, when not `createActivities(deps)` (the benchmarks wrap them in timers). */
-  activities?: Activities;
+  activities?: Omit<Activities, 'whichHost'>;
 }
 
-export async function createMissionWorker(opts: MissionWorkerOptions): Promise<Worker> {
+/**
+ * A worker of the shared task queue (workflows, and every activity for missions recorded before host affinity) and of
+ * this host's own queue (`mission-host-<hostId>`: the steps of the missions whose files are here, src/activities/host.ts).
+ * Run and shut down together.
+ */
+export class MissionWorker {
+  constructor(
+    readonly shared: Worker,
+    readonly host: Worker,
+    readonly hostId: string,
+  ) {}
+
+  async run(): Promise<void> {
+    const runs = [this.shared.run(), this.host.run()];
+    // One that stops (a fatal error, a shutdown) stops the other: a half worker would take tasks it cannot finish.
+    for (const run of runs) void run.catch(() => undefined).finally(() => this.shutdown());
+    await Promise.all(runs);
+  }
+
+  shutdown(): void {
+    for (const w of [this.shared, this.host]) if (w.getState() === 'RUNNING') w.shutdown();
+  }
+
+  getState(): ReturnType<Worker['getState']> {
+    return this.shared.getState();
+  }
+}
+
+export async function createMissionWorker(opts: MissionWorkerOptions): Promise<MissionWorker> {
+  const hostId = opts.deps.hostId ?? (await resolveHostId(opts.deps.home));
+  const activities = { ...(opts.activities ?? createActivities(opts.deps)), ...createHostActivities({ hostId, pickupSec: opts.deps.hostPickupSec }) };
+  const namespace = opts.namespace ?? 'default';
   const workflowBundle = opts.workflowBundle ?? (await ensureWorkflowBundle({ onRebuild: (why) => console.error(`mission: ${why} (a few seconds)`) }));
-  return Worker.create({
+  const shared = await Worker.create({
     connection: opts.connection,
-    namespace: opts.namespace ?? 'default',
+    namespace,
     taskQueue: opts.taskQueue,
-    activities: opts.activities ?? createActivities(opts.deps),
+    activities,
     // Two workflow threads, not the SDK's one: when parallel features start or finish together their workflow
     // tasks (each new workflow evaluates the bundle) no longer queue behind one another (bench figure 2: 88% → 96% at 3).
     workflowThreadPoolSize: 2,
     workflowBundle,
   });
+  const host = await Worker.create({ connection: opts.connection, namespace, taskQueue: hostQueue(hostId), activities });
+  return new MissionWorker(shared, host, hostId);
 }
 
 /** A worker needs a model endpoint: said before anything starts. */
@@ -62,6 +96,8 @@ export function activityDeps(config: EnvConfig, env: NodeJS.ProcessEnv = process
     prices: parsePriceSetting(config.MISSION_PRICES),
     toolEnv: env,
     sandbox: { mode: config.MISSION_SANDBOX, bwrapPath: config.MISSION_BWRAP_PATH, allowNetwork: config.MISSION_SANDBOX_NETWORK === 'allow' },
+    ...(config.MISSION_HOST_ID ? { hostId: config.MISSION_HOST_ID } : {}),
+    hostPickupSec: config.MISSION_HOST_PICKUP_TIMEOUT,
   };
 }
 
@@ -90,8 +126,8 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env, json = fal
     const address = connectionOptions.address ?? 'localhost:7233';
     console.log(
       json
-        ? JSON.stringify({ event: 'ready', address, namespace: ns, taskQueue: config.MISSION_TASK_QUEUE, missionHome: config.MISSION_HOME, workerLog: log })
-        : `mission worker: task queue "${config.MISSION_TASK_QUEUE}" on ${address}, data in ${config.MISSION_HOME}${workerLogNote(log)}`,
+        ? JSON.stringify({ event: 'ready', address, namespace: ns, taskQueue: config.MISSION_TASK_QUEUE, hostId: worker.hostId, hostQueue: hostQueue(worker.hostId), missionHome: config.MISSION_HOME, workerLog: log })
+        : `mission worker: task queue "${config.MISSION_TASK_QUEUE}" on ${address}, host ${worker.hostId} (queue "${hostQueue(worker.hostId)}"), data in ${config.MISSION_HOME}${workerLogNote(log)}`,
     );
     await worker.run();
   } finally {

@@ -16,10 +16,10 @@
  *   terminal), set to harmless programs anyway.
  * - signing: `commit.gpgSign`/`tag.gpgSign` off and `log.showSignature` off, so `gpg.program` (and the ssh and
  *   x509 ones) never run in a commit, a merge or `git log`.
- * - transports: `protocol.allow=never`. Mission runs no fetch, push or clone, so `core.sshCommand`, `core.gitProxy`,
- *   `core.askPass`, credential helpers, `url.*.insteadOf` and `ext::` can never be reached through it. (Whoever adds
- *   pushing back to a remote must lift this for that one command, with `core.sshCommand` and
- *   credentials read from the user's global config only.)
+ * - transports: `protocol.allow=never`, so `core.sshCommand`, `core.gitProxy`, `core.askPass`, credential helpers,
+ *   `url.*.insteadOf` and `ext::` can never be reached through Mission's git, except in the clone, fetch and push of
+ *   a repository named by URL (remote.ts), which allow that URL's transport only, and name the URL, not a remote.
+ *   (Not done yet: reading `core.sshCommand` and credential helpers from the user's global config only.)
  * - `diff.external` emptied, and `--no-ext-diff` on every diff, log and show: patches Mission prints (the validator's
  *   brief) come from git's own diff, and no external diff program runs.
  * - `submodule.recurse=false`: nothing checked out or run in submodules; `gc.auto=0` and `maintenance.auto=false`:

@@ -5,8 +5,11 @@ import type { MergeState } from '../api/status';
 import type { SearchAttributeSupport } from '../api/search';
 import { missionFailure } from '../api/errors';
 import { saveContext, type RepoContext } from './context';
-import { Git, STEP_TRAILER, exists, withRepoLock, withWorktreeLock } from './gitcore';
+import { Git, STEP_TRAILER, exists } from './gitcore';
+import { withRepoLock, withWorktreeLock } from './locks';
 import { featureBranch, missionBranch } from '../api/ids';
+import { isRepoUrl } from '../api/repo-url';
+import { remoteCache } from './remote';
 import type { MissionPaths } from './paths';
 import { commitTree, readRepoConfig } from './validate';
 
@@ -58,9 +61,12 @@ const MAX_LISTED_FILES = 300;
 
 export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: string; searchAttributes?: SearchAttributeSupport }) {
   const { paths } = deps;
+  const remotes = remoteCache(paths.home);
 
   async function prepareMission(input: PrepareInput): Promise<PrepareResult> {
-    const repo = await checkRepo(input.repo ?? deps.defaultRepo);
+    const source = input.repo ?? deps.defaultRepo;
+    const fromUrl = source !== undefined && isRepoUrl(source);
+    const repo = await checkRepo(fromUrl ? await remotes.cloneOrFetch(source, input.baseBranch) : source);
     const git = new Git(repo);
     return withRepoLock(repo, async () => {
       const marker = await readMarker(paths.runFile(input.missionKey));
@@ -87,7 +93,7 @@ export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: s
         new Git(worktree).checkout(added),
         // A broken .mission/config.json fails here, before any model call, not at the first validation.
         readRepoConfig(commitTree(repo, baseCommit)),
-        checkoutNotes(git, repo, input.baseBranch, baseCommit),
+        fromUrl ? Promise.resolve([]) : checkoutNotes(git, repo, input.baseBranch, baseCommit),
         readRepoContext(git, repo, input.baseBranch, baseCommit),
       ]);
       for (const r of [checkedOut, config, noted, read]) if (r.status === 'rejected') throw r.reason;
@@ -227,11 +233,10 @@ export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: s
   async function commitMilestone(input: { repo: string; worktree: string; message: string; step: string; since: string }): Promise<{ commit: string }> {
     return withRepoLock(input.repo, async () => {
       const git = new Git(input.worktree);
-      const done = await git.findStepCommit(input.step, input.since);
-      if (done) return { commit: done };
-      const head = await git.head();
-      const created = await git.commitAll(input.message, input.step, { allowEmpty: head === input.since });
-      return { commit: created ?? head };
+      const commit = (await git.findStepCommit(input.step, input.since)) ?? (await commitOnce(git, input));
+      // A repository named by URL: the milestone's work goes back to it (again on a retry: the push may have failed).
+      await remotes.push(input.repo, input.worktree);
+      return { commit };
     });
   }
 
@@ -303,6 +308,12 @@ async function readRepoContext(git: Git, repo: string, baseBranch: string, commi
     files: files.slice(0, MAX_LISTED_FILES),
     fileCount: files.length,
   };
+}
+
+/** The milestone's commit: its pending changes, or an empty marker when nothing was committed since `since`. */
+async function commitOnce(git: Git, input: { message: string; step: string; since: string }): Promise<string> {
+  const head = await git.head();
+  return (await git.commitAll(input.message, input.step, { allowEmpty: head === input.since })) ?? head;
 }
 
 async function unmergedFiles(git: Git): Promise<string[]> {

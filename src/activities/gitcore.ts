@@ -6,6 +6,12 @@ import { GitCommandError, gitProcess } from './git-process';
 /** The trailer that marks which mission step made a commit; it makes commits idempotent. */
 export const STEP_TRAILER = 'Mission-Step';
 
+/**
+ * git's own answers when another process holds one of its locks (index.lock, a ref's lock, config.lock) or is half way
+ * through adding a worktree: a race, not a broken repository, so the step is retried.
+ */
+const LOCK_RACE = /\.lock': File exists|could not lock|cannot lock ref|Unable to create '[^']*\.lock'|failed to read [^\n]*\/worktrees\/[^\n]*\/commondir/i;
+
 const FALLBACK_IDENTITY = ['-c', 'user.name=Mission', '-c', 'user.email=mission@localhost'];
 
 /**
@@ -22,6 +28,7 @@ export class Git {
       return (await gitProcess.raw(this.dir, args)).trim();
     } catch (err) {
       if (!(err instanceof GitCommandError)) throw err;
+      if (LOCK_RACE.test(err.message)) throw missionFailure('GIT_LOCKED', `git ${args.join(' ')} in ${this.dir} met another process's lock: ${err.message.trim()}; the step is retried`);
       throw missionFailure('GIT_FAILED', `git ${args.join(' ')} failed in ${this.dir}: ${err.message.trim()}`);
     }
   }
@@ -194,29 +201,3 @@ async function realpathOrSelf(p: string): Promise<string> {
     return path.resolve(p);
   }
 }
-
-/**
- * In-process locks, by path. Operations on a repository's shared state (adding and removing worktrees,
- * the mission branch, merges) take the repository's lock; work inside one feature worktree (merging its
- * dependencies, committing) takes that worktree's lock only, so parallel features do not wait for one
- * another's commits.
- */
-const locks = new Map<string, Promise<unknown>>();
-
-export async function withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
-  const previous = locks.get(key) ?? Promise.resolve();
-  const run = previous.catch(() => undefined).then(fn);
-  const settled = run.catch(() => undefined);
-  locks.set(key, settled);
-  try {
-    return await run;
-  } finally {
-    if (locks.get(key) === settled) locks.delete(key);
-  }
-}
-
-/** The repository's lock: worktree, branch and merge operations on its shared state never interleave in this worker. */
-export const withRepoLock = <T>(repo: string, fn: () => Promise<T>): Promise<T> => withLock(`repo:${path.resolve(repo)}`, fn);
-
-/** One feature worktree's lock: creating it and committing in it. */
-export const withWorktreeLock = <T>(worktree: string, fn: () => Promise<T>): Promise<T> => withLock(`worktree:${path.resolve(worktree)}`, fn);

@@ -3,6 +3,7 @@ import { whileHeartbeating } from './activity-context';
 import { createAgentActivities } from './agent';
 import { createCriteriaActivities } from './criteria';
 import { createGitActivities } from './git';
+import type { createHostActivities } from './host';
 import { createLlmActivities } from './llm';
 import { ModelClient } from './model';
 import { MissionPaths } from './paths';
@@ -33,6 +34,10 @@ export interface ActivityDeps {
   sandbox?: Omit<SandboxSettings, 'missionHome' | 'env'>;
   /** MissionStatus/MissionRepo exist in the namespace, so missions may upsert them. */
   searchAttributes?: SearchAttributeSupport;
+  /** This host's id (MISSION_HOST_ID); by default createMissionWorker reads or makes one in MISSION_HOME. */
+  hostId?: string;
+  /** MISSION_HOST_PICKUP_TIMEOUT: how long a step waits for this host's workers before its mission says so (180 s). */
+  hostPickupSec?: number;
 }
 
 /** The one place activities are wired. Workflows use `ReturnType<typeof createActivities>` for types only. */
@@ -60,7 +65,8 @@ export function createActivities(deps: ActivityDeps) {
   };
 }
 
-export type Activities = ReturnType<typeof createActivities>;
+/** whichHost comes from createMissionWorker, which knows the host (src/activities/host.ts). */
+export type Activities = ReturnType<typeof createActivities> & ReturnType<typeof createHostActivities>;
 
 /** Git steps heartbeat while they run: a worker that dies mid-merge is noticed in 30 s, not at the step's timeout. */
 function heartbeating<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T): T {

@@ -1,4 +1,5 @@
-import { Git, STEP_TRAILER, withRepoLock } from './gitcore';
+import { Git, STEP_TRAILER } from './gitcore';
+import { withRepoLock } from './locks';
 
 export interface SetAsideInput {
   repo: string;

@@ -64,6 +64,8 @@ export const FeatureInput = z.strictObject({
   commitMessage: z.string().optional(),
   /** What the agent's commands may reach beyond the working tree (the mission's sandbox settings). */
   sandbox: z.strictObject({ network: z.boolean(), env: z.array(z.string()) }).optional(),
+  /** The mission's host: the agent's turns and commits run on its task queue (src/workflows/proxies.ts, missionProxies). */
+  host: z.strictObject({ hostId: z.string().min(1), taskQueue: z.string().min(1), pickupSec: z.number().int().min(1).optional() }).optional(),
   /** Set by the workflow itself when it continues as new: where the agent loop stands. */
   carried: z
     .strictObject({

@@ -24,6 +24,10 @@ export const ERRORS = {
   PLAN_INVALID: 'third-party',
   SESSION_CORRUPT: 'system',
   GIT_FAILED: 'system',
+  /** Another process held a lock of the repository (Mission's, or git's own index.lock or ref lock): retried. */
+  GIT_LOCKED: 'third-party',
+  /** Cloning, fetching or pushing the mission's remote repository failed (network, server, credentials): retried. */
+  GIT_REMOTE: 'third-party',
   /** An agent's command changed the user's repository (branches, HEAD, config, hooks, checkout): the user must look. */
   REPO_TAMPERED: 'user',
 } as const;
@@ -39,11 +43,14 @@ export type ErrorCategory = (typeof ERRORS)[ErrorId];
 export const MISSION_FATAL: readonly ErrorId[] = ['MODEL_AUTH', 'MODEL_NOT_FOUND', 'INVALID_INPUT', 'SANDBOX_UNAVAILABLE'];
 
 
+/** Failures that pass: Temporal retries the activity. */
+const RETRYABLE: readonly ErrorId[] = ['MODEL_UNAVAILABLE', 'MODEL_RATE_LIMITED', 'GIT_LOCKED', 'GIT_REMOTE'];
+
 export function missionFailure(id: ErrorId, message: string, opts: { details?: unknown; nextRetryDelayMs?: number } = {}): ApplicationFailure {
   return ApplicationFailure.create({
     type: id,
     message,
-    nonRetryable: id !== 'MODEL_UNAVAILABLE' && id !== 'MODEL_RATE_LIMITED',
+    nonRetryable: !RETRYABLE.includes(id),
     details: opts.details === undefined ? undefined : [opts.details],
     nextRetryDelay: opts.nextRetryDelayMs,
   });

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { describeIssues } from './issues';
 import { missionFailure } from './errors';
 import { PriceTable } from './prices';
+import { isRepoUrl, repoUrlProblem } from './repo-url';
 
 const int = (min: number, max: number) =>
   z.number({ error: 'must be a number' }).int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
@@ -57,9 +58,12 @@ export const MissionInput = z.strictObject({
     .string()
     .trim()
     .min(1, 'must not be empty')
-    .refine(isAbsolutePath, 'must be an absolute path on the worker host (e.g. /home/me/project)')
+    .superRefine((repo, ctx) => {
+      const problem = isRepoUrl(repo) || /^[a-z][a-z0-9+.-]*:\/\//i.test(repo) ? repoUrlProblem(repo) : isAbsolutePath(repo) ? undefined : 'must be an absolute path on the worker host (e.g. /home/me/project) or a git URL (https, ssh, git, file)';
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
     .optional()
-    .describe('absolute path of the git repository on the worker host (mission run: the current directory)'),
+    .describe('absolute path of the git repository on the worker host (mission run: the current directory), or a git URL the host clones and pushes the mission branch to'),
   requirePlanApproval: z.boolean({ error: 'must be true or false' }).default(true).describe('wait for a human to approve the plan'),
   maxMilestones: int(1, 20).default(6).describe('most milestones the plan may have'),
   maxFeaturesPerMilestone: int(1, 20).default(6).describe('most features per milestone'),

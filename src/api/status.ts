@@ -204,6 +204,10 @@ export interface MissionStatus {
   branch?: string;
   worktree?: string;
   baseCommit?: string;
+  /** The host that holds the mission's repository, worktrees and conversations (its steps run there). */
+  host?: string;
+  /** Set while the mission's steps wait for a host whose worker does not poll its queue (README: moving a mission). */
+  waitingForHost?: string;
   plan: Plan | null;
   planRevision: number;
   milestones: MilestoneStatus[];

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { isRepoUrl } from '../api/repo-url';
 import type { ParseArgsConfig } from 'node:util';
 import { parseMissionInput, type MissionRequest } from '../api/input';
 import { DEFAULT_PORT, DEFAULT_UI_PORT, type LocalServerOptions } from '../dev';
@@ -45,7 +46,7 @@ export function missionRequest(args: string[], options: Options): { request: Mis
     request.prompt = positionals.join(' ');
   }
   if (request.repo === undefined) request.repo = process.cwd();
-  else if (typeof request.repo === 'string' && request.repo && !path.isAbsolute(request.repo)) request.repo = path.resolve(request.repo);
+  else if (typeof request.repo === 'string' && request.repo && !path.isAbsolute(request.repo) && !isRepoUrl(request.repo)) request.repo = path.resolve(request.repo);
   const parsed = parseMissionInput(request);
   if (!parsed.ok) throw new UsageError(`invalid mission input:\n  ${errorsForFlags(parsed.errors, values).join('\n  ')}`);
   return { request: request as MissionRequest, values };

@@ -6,6 +6,7 @@ import type { MissionInput } from '../api/input';
 import { subtractTokens } from '../api/status';
 import { feature as agentWorkflow } from './feature';
 import { parksForQuota, parkForQuota } from './quota';
+import type { MissionHost, MissionProxies } from './proxies';
 import { workflowNow, type MissionState } from './state';
 
 type Prepared = Awaited<ReturnType<Activities['prepareMission']>>;
@@ -17,6 +18,10 @@ export interface MissionContext {
   input: MissionInput;
   state: MissionState;
   prep: Prepared;
+  /** Where the mission's steps run: on its host's queue (missionProxies), or on the shared one for older histories. */
+  acts: MissionProxies;
+  /** The host that holds the mission's files (absent in histories recorded before HOST_AFFINITY_PATCH). */
+  host?: MissionHost;
 }
 
 export interface AgentPlace {
@@ -47,6 +52,7 @@ export async function runAgent(ctx: MissionContext, task: AgentTask, place: Agen
     ...(ctx.input.models.contextWindow ? { contextWindows: ctx.input.models.contextWindow } : {}),
     ...(ctx.input.models.prices ? { prices: ctx.input.models.prices } : {}),
     ...(ctx.prep.sandbox ? { sandbox: { network: ctx.prep.sandbox.network, env: ctx.prep.sandbox.env } } : {}),
+    ...(ctx.host ? { host: ctx.host } : {}),
   };
   // What the mission has already counted of this agent: a run after a rate-limit park carries it on.
   let counted: AgentSpent | undefined;

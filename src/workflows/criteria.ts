@@ -5,7 +5,6 @@ import { rootFailure } from '../api/errors';
 import type { PlanMilestone } from '../api/plan';
 import type { CommandRun, CriterionCheck, MilestoneValidation } from '../api/status';
 import type { MissionContext } from './agents';
-import { model } from './proxies';
 import { retryAfterQuotaPark } from './quota';
 
 /** Missions started before the plan's criteria were checked never asked the validator; they still replay that way. */
@@ -37,7 +36,7 @@ export async function checkCriteria(ctx: MissionContext, milestone: PlanMileston
       ...(ctx.input.models.prices ? { prices: ctx.input.models.prices } : {}),
     };
     try {
-      const ask = () => model.checkCriteria.executeWithOptions({ summary: `llm: validator ${milestone.id}` }, [request]);
+      const ask = () => ctx.acts.model.checkCriteria.executeWithOptions({ summary: `llm: validator ${milestone.id}` }, [request]);
       const reply = await retryAfterQuotaPark(state, ctx.missionId, `the validator of ${milestone.id}`, ask);
       state.addTokens(reply.tokens, 'validator');
       open.forEach((i, j) => reply.checks[j] && verdicts.set(i, reply.checks[j]!));

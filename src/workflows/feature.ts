@@ -4,7 +4,7 @@ import { missionFailure } from '../api/errors';
 import { describeIssues } from '../api/issues';
 import { agentProgressQuery } from '../api/messages';
 import { addTokens, MAX_REFUSED_SHOWN, ZERO_TOKENS, type AgentProgress } from '../api/status';
-import { localModel, localTools, model, steps, tools } from './proxies';
+import { localModel, localTools, missionProxies, model, steps, tools } from './proxies';
 import { workflowNow } from './state';
 
 /**
@@ -41,9 +41,13 @@ async function runAgentLoop(raw: FeatureInput, spent: AgentSpent): Promise<Featu
   const session = { missionKey: input.missionKey, name: taskId };
   // Only histories without the newer patch are asked about the older one: a new agent records one marker.
   const local = !patched(TURNS_AS_ACTIVITIES_PATCH) && patched(LOCAL_TURNS_PATCH);
-  const turnModel = local ? localModel : model;
-  const turnTools = local ? localTools : tools;
-  if (!carried) await (local ? localTools : steps).openAgentSession.executeWithOptions({ summary: `session: open ${taskId}` }, [{ session, input }]);
+  // An agent of a mission with a host runs its turns on that host's queue: the conversation and the worktree are
+  // there. Agents without a host (missions recorded before host affinity) use the shared queue.
+  const onHost = input.host ? missionProxies(input.host, (hostId) => setCurrentDetails(hostId ? `${taskId}: waiting for host ${hostId}` : `${taskId}: host ${input.host!.hostId} is back`)) : undefined;
+  const turnModel = onHost?.model ?? (local ? localModel : model);
+  const turnTools = onHost?.tools ?? (local ? localTools : tools);
+  const gitSteps = onHost?.steps ?? steps;
+  if (!carried) await (onHost?.steps ?? (local ? localTools : steps)).openAgentSession.executeWithOptions({ summary: `session: open ${taskId}` }, [{ session, input }]);
 
   let tokens = carried?.tokens ?? ZERO_TOKENS;
   let finish: ToolRunResult['finish'];
@@ -82,7 +86,7 @@ async function runAgentLoop(raw: FeatureInput, spent: AgentSpent): Promise<Featu
   const summary = finish?.summary ?? `stopped at the turn budget (${input.maxTurns} turns) without calling finish`;
   setCurrentDetails(`${taskId}: ${finish?.status ?? 'incomplete'} after ${turn} turn(s): ${summary}`);
   const { commit } = input.commitMessage
-    ? await steps.commitWork({
+    ? await gitSteps.commitWork({
         repo: input.repo,
         workdir: input.workdir,
         message: `${input.commitMessage}\n\n${summary}`,

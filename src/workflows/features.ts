@@ -4,7 +4,6 @@ import type { PlanFeature, PlanMilestone } from '../api/plan';
 import type { FeatureState } from '../api/status';
 import { runAgent, type MissionContext } from './agents';
 import { budgetGate } from './budget';
-import { steps } from './proxies';
 import { filesOverlap, nextToStart, prefixOverlap } from './scheduler';
 import { nowIso } from './state';
 
@@ -74,7 +73,7 @@ async function runFeature(ctx: MissionContext, milestone: PlanMilestone, feature
   let place = { workdir: prep.worktree, branch: prep.branch, startCommit: startPoint };
   if (input.useWorktrees) {
     const local = new Set(milestone.features.map((f) => f.id));
-    const created = await steps.createFeatureWorktree({
+    const created = await ctx.acts.steps.createFeatureWorktree({
       repo: prep.repo,
       missionKey: ctx.missionKey,
       featureId: feature.id,
@@ -117,7 +116,7 @@ const SET_ASIDE_PATCH = 'set-aside-failed-work';
  */
 export async function setAsideFailedWork(ctx: MissionContext, taskId: string, message: string): Promise<string | undefined> {
   if (!patched(SET_ASIDE_PATCH)) return undefined;
-  const { branch } = await steps.setAsideWork({
+  const { branch } = await ctx.acts.steps.setAsideWork({
     repo: ctx.prep.repo,
     worktree: ctx.prep.worktree,
     branch: featureBranch(ctx.missionKey, taskId),

@@ -1,17 +1,17 @@
+import type { Activities } from '../activities';
 import { featureWorkflowId } from '../api/ids';
 import type { PlanMilestone } from '../api/plan';
 import { runAgent, type MissionContext } from './agents';
 import { budgetGate } from './budget';
 import type { Outcome } from './features';
-import { steps } from './proxies';
 
-type RemoveRequest = Parameters<typeof steps.removeFeatureWorktree>[0];
+type RemoveRequest = Parameters<Activities['removeFeatureWorktree']>[0];
 
 /** Merges once every feature has finished, removing each merged worktree on the way (missions before MERGE_AS_FINISHED_PATCH). */
 export function integrate(ctx: MissionContext, milestone: PlanMilestone, outcomes: Map<string, Outcome>, startCommit: string): Promise<void> {
   return mergeInOrder(ctx, milestone, startCommit, {
     outcomeOf: (id) => Promise.resolve(outcomes.get(id)),
-    removeWorktree: (request) => steps.removeFeatureWorktree(request),
+    removeWorktree: (request) => ctx.acts.steps.removeFeatureWorktree(request),
   });
 }
 
@@ -48,7 +48,7 @@ export async function mergeInOrder(
       message: `Merge ${feature.id}: ${feature.title}`,
       step: `${featureWorkflowId(ctx.missionId, milestone.id, feature.id)}/merge`,
     };
-    let merge = await steps.mergeFeature.executeWithOptions({ summary: `git: merge ${feature.id}` }, [request]);
+    let merge = await ctx.acts.steps.mergeFeature.executeWithOptions({ summary: `git: merge ${feature.id}` }, [request]);
     let resolvedBy: 'integration-agent' | undefined;
     if (merge.state === 'conflict') {
       const conflictFiles = merge.conflictFiles ?? [];
@@ -65,7 +65,7 @@ export async function mergeInOrder(
       await budgetGate(ctx);
       const run = await runAgent(ctx, task, { workdir: prep.worktree, branch: prep.branch, startCommit });
       const resolve = run.ok && run.result.state === 'done';
-      merge = await steps.concludeMerge({ ...request, conflictFiles, resolve });
+      merge = await ctx.acts.steps.concludeMerge({ ...request, conflictFiles, resolve });
       if (merge.state === 'merged') resolvedBy = 'integration-agent';
     }
     if (merge.state === 'conflict') {

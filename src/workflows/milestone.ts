@@ -1,14 +1,14 @@
 import { patched } from '@temporalio/workflow';
+import type { Activities } from '../activities';
 import { milestoneStep } from '../api/ids';
 import type { PlanMilestone } from '../api/plan';
 import type { MissionContext } from './agents';
 import { runFeatures, type Outcome } from './features';
 import { integrate, mergeInOrder } from './integrate';
-import { steps } from './proxies';
 import { nowIso } from './state';
 import { validateMilestone } from './validation';
 
-type RemoveRequest = Parameters<typeof steps.removeFeatureWorktree>[0];
+type RemoveRequest = Parameters<Activities['removeFeatureWorktree']>[0];
 
 /** One milestone: features (parallel where safe) → integration → validation (+ one repair) → commit. Returns the new head. */
 export async function runMilestone(ctx: MissionContext, milestone: PlanMilestone, startCommit: string): Promise<string> {
@@ -30,7 +30,7 @@ export async function runMilestone(ctx: MissionContext, milestone: PlanMilestone
 
   state.updateMilestone(milestone.id, { state: 'committing' });
   state.setPhase('committing', `committing ${milestone.id}`);
-  const { commit } = await steps.commitMilestone({
+  const { commit } = await ctx.acts.steps.commitMilestone({
     repo: ctx.prep.repo,
     worktree: ctx.prep.worktree,
     message: `Milestone ${milestone.id}: ${milestone.title}`,
@@ -67,7 +67,7 @@ async function mergeAsFeaturesFinish(ctx: MissionContext, milestone: PlanMilesto
     if (merging) integrating(ctx, milestone);
   });
   await Promise.all([features, merges]);
-  const removals = Promise.all(toRemove.map((request) => steps.removeFeatureWorktree(request)));
+  const removals = Promise.all(toRemove.map((request) => ctx.acts.steps.removeFeatureWorktree(request)));
   removals.catch(() => undefined); // awaited after the commit; a failure before then must not count as unhandled
   return { removals };
 }

@@ -1,4 +1,4 @@
-import { CancellationScope, condition, ContinueAsNew, continueAsNew, isCancellation, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, condition, ContinueAsNew, continueAsNew, isCancellation, patched, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { z } from 'zod';
 import { MAX_PLAN_ATTEMPTS } from '../api/constants';
 import { missionFailure, rootFailure, toMissionFailure } from '../api/errors';
@@ -29,7 +29,7 @@ import type { MissionContext } from './agents';
 import { budgetGate } from './budget';
 import { retryAfterQuotaPark } from './quota';
 import { runMilestone } from './milestone';
-import { model, steps } from './proxies';
+import { HOST_AFFINITY_PATCH, missionProxies, steps, type MissionHost, type MissionProxies } from './proxies';
 import { MissionState, nowIso, type PlanDecision } from './state';
 
 /**
@@ -44,22 +44,27 @@ export async function mission(rawInput?: unknown, carried?: MissionCarry): Promi
   registerHandlers(state);
   const missionKey = missionKeyFor(info.workflowId);
   let ctx: MissionContext | undefined;
+  let acts = missionProxies(undefined);
   try {
     let head: string;
     let next = 0;
     if (carried) {
-      ctx = { missionId: info.workflowId, missionKey, input, state, prep: carried.prep };
+      acts = missionProxies(carried.host, hostWaits(state));
+      ctx = { missionId: info.workflowId, missionKey, input, state, prep: carried.prep, acts, ...(carried.host ? { host: carried.host } : {}) };
       head = carried.head;
       next = carried.next;
       state.record('continued', `continued as new run ${info.runId} at milestone ${next + 1}`);
     } else {
-      const prep = await prepare(state, input, missionKey);
-      ctx = { missionId: info.workflowId, missionKey, input, state, prep };
+      // Histories recorded before host affinity ran every step on the shared queue; they replay that way.
+      const host = patched(HOST_AFFINITY_PATCH) ? await whichHost(state) : undefined;
+      acts = missionProxies(host, hostWaits(state));
+      const prep = await prepare(state, input, missionKey, acts);
+      ctx = { missionId: info.workflowId, missionKey, input, state, prep, acts, ...(host ? { host } : {}) };
       const decision = await planUntilDecided(ctx);
       if (decision.kind === 'reject') {
-        await steps.discardMission({ repo: prep.repo, missionKey, baseCommit: prep.baseCommit });
+        await acts.steps.discardMission({ repo: prep.repo, missionKey, baseCommit: prep.baseCommit });
         state.setPhase('rejected', `plan rejected${decision.reason ? `: ${decision.reason}` : ''}`);
-        return await report(state, missionKey, input, 'rejected', { rejection: { reason: decision.reason } });
+        return await report(acts, state, missionKey, input, 'rejected', { rejection: { reason: decision.reason } });
       }
       state.setPhase('running', decision.approvedBy ? `plan approved by ${decision.approvedBy}` : 'plan approved');
       state.startClock();
@@ -74,13 +79,13 @@ export async function mission(rawInput?: unknown, carried?: MissionCarry): Promi
       // Only between milestones: every child has finished, so the parent-close policy touches nothing.
       if (i + 1 < milestones.length && workflowInfo().continueAsNewSuggested) {
         state.record('continue-as-new', `history at ${workflowInfo().historyLength} events: continuing as a new run`);
-        await continueAsNew<typeof mission>(rawInput, { status: state.status, prep: ctx.prep, head, next: i + 1, activeMs: state.activeMs(), searchAttributes: state.searchAttributes, costAttribute: state.costAttribute });
+        await continueAsNew<typeof mission>(rawInput, { status: state.status, prep: ctx.prep, head, next: i + 1, activeMs: state.activeMs(), searchAttributes: state.searchAttributes, costAttribute: state.costAttribute, ...(ctx.host ? { host: ctx.host } : {}) });
       }
     }
     state.setPhase('reporting', 'writing the mission report');
     // Ran to the end: `completed` only if nothing is unresolved (src/api/outcome.ts decides).
     const outcome = decideOutcome(state.status.milestones, state.status.plan);
-    const done = await retryAfterQuotaPark(state, ctx.missionId, 'the report', () => report(state, missionKey, input, outcome));
+    const done = await retryAfterQuotaPark(state, ctx.missionId, 'the report', () => report(acts, state, missionKey, input, outcome));
     const issues = done.unresolved.length ? ` with ${done.unresolved.length} unresolved item(s)` : '';
     state.setPhase(outcome, `mission completed${issues} on ${ctx.prep.branch}; report at ${done.reportPath}`);
     return done;
@@ -92,14 +97,14 @@ export async function mission(rawInput?: unknown, carried?: MissionCarry): Promi
       await CancellationScope.nonCancellable(async () => {
         if (cancelledCtx && state.status.milestones.every((m) => m.state === 'pending')) {
           // Cancelled before any work: remove the empty branch and worktree.
-          await steps.discardMission({ repo: cancelledCtx.prep.repo, missionKey, baseCommit: cancelledCtx.prep.baseCommit });
+          await acts.steps.discardMission({ repo: cancelledCtx.prep.repo, missionKey, baseCommit: cancelledCtx.prep.baseCommit });
         }
-        await reportQuietly(state, missionKey, input, 'cancelled');
+        await reportQuietly(acts, state, missionKey, input, 'cancelled');
       });
     } else {
       state.status.error = rootFailure(err);
       state.setPhase('failed', `mission failed: ${state.status.error.message}`);
-      await reportQuietly(state, missionKey, input, 'failed');
+      await reportQuietly(acts, state, missionKey, input, 'failed');
       throw toMissionFailure(err);
     }
     throw err;
@@ -117,12 +122,38 @@ export interface MissionCarry {
   searchAttributes: boolean;
   /** MissionCostUsd exists too (absent in carries from before it did: then the cost is not published). */
   costAttribute?: boolean;
+  /** The mission's host, kept across runs. */
+  host?: MissionHost;
+}
+
+/**
+ * Asks once, on the shared queue, which host takes the mission: the worker that answers holds its repository,
+ * worktrees and conversations from now on, and every step that touches them runs on that host's own queue.
+ */
+async function whichHost(state: MissionState): Promise<MissionHost> {
+  const host = await steps.whichHost();
+  state.status.host = host.hostId;
+  state.record('host', `files on host ${host.hostId} (its steps run on task queue ${host.taskQueue})`);
+  return host;
+}
+
+/** Status says which host the mission waits for while no worker of that host picks up its steps. */
+function hostWaits(state: MissionState): (hostId: string | undefined) => void {
+  return (hostId) => {
+    if (hostId) {
+      state.status.waitingForHost = hostId;
+      state.record('host', `waiting for host ${hostId}: no worker there took the mission's steps; start "mission worker" on that host (same MISSION_HOME), or see "Moving a mission to another host" in the README`);
+    } else {
+      delete state.status.waitingForHost;
+      state.record('host', 'the host is back');
+    }
+  };
 }
 
 /** Creates the mission branch and worktree (or finds them) and publishes the search attributes. */
-async function prepare(state: MissionState, input: MissionInput, missionKey: string): Promise<MissionContext['prep']> {
+async function prepare(state: MissionState, input: MissionInput, missionKey: string, acts: MissionProxies): Promise<MissionContext['prep']> {
   const info = workflowInfo();
-  const prep = await steps.prepareMission({
+  const prep = await acts.steps.prepareMission({
     missionId: info.workflowId,
     missionKey,
     runId: info.firstExecutionRunId,
@@ -152,7 +183,7 @@ async function prepare(state: MissionState, input: MissionInput, missionKey: str
 async function planUntilDecided(ctx: MissionContext): Promise<Exclude<PlanDecision, { kind: 'revise' }>> {
   const { state, input } = ctx;
   let turn = 0;
-  let followUp: Parameters<typeof model.planTurn>[0]['followUp'];
+  let followUp: Parameters<MissionProxies['model']['planTurn']>[0]['followUp'];
   for (;;) {
     state.setPhase('planning', state.status.planRevision ? 'revising the plan' : 'drafting the plan');
     let plan: Plan | null = null;
@@ -166,7 +197,7 @@ async function planUntilDecided(ctx: MissionContext): Promise<Exclude<PlanDecisi
         followUp,
         ...(input.models.prices ? { prices: input.models.prices } : {}),
       };
-      const reply = await retryAfterQuotaPark(state, ctx.missionId, 'the planner', () => model.planTurn.executeWithOptions({ summary: `llm: plan turn ${request.turn}` }, [request]));
+      const reply = await retryAfterQuotaPark(state, ctx.missionId, 'the planner', () => ctx.acts.model.planTurn.executeWithOptions({ summary: `llm: plan turn ${request.turn}` }, [request]));
       state.addTokens(reply.tokens, 'plan');
       plan = reply.plan;
       if (plan) break;
@@ -245,11 +276,11 @@ function registerHandlers(state: MissionState): void {
 }
 
 /** Writes the report (Markdown and JSON under <home>/reports) and returns it as the workflow result. */
-async function report(state: MissionState, missionKey: string, input: MissionInput, outcome: Outcome, extra: Partial<MissionReport> = {}): Promise<MissionReport> {
+async function report(acts: MissionProxies, state: MissionState, missionKey: string, input: MissionInput, outcome: Outcome, extra: Partial<MissionReport> = {}): Promise<MissionReport> {
   const finishedAt = nowIso();
   state.status.finishedAt = finishedAt;
   const facts = reportFromStatus(state.status, outcome, finishedAt, extra);
-  const written = await model.writeReport.executeWithOptions({ summary: `report: ${outcome}` }, [
+  const written = await acts.model.writeReport.executeWithOptions({ summary: `report: ${outcome}` }, [
     // Every mission that ran work gets a narrative (labelled as the model's and checked against the facts).
     { missionKey, report: facts, narrate: state.status.milestones.some((m) => m.state !== 'pending'), model: input.models.validator ?? input.models.planner, ...(input.models.prices ? { prices: input.models.prices } : {}) },
   ]);
@@ -260,9 +291,9 @@ async function report(state: MissionState, missionKey: string, input: MissionInp
 }
 
 /** A cancelled or failed mission still gets its report; a failure to write it must not hide the first failure. */
-async function reportQuietly(state: MissionState, missionKey: string, input: MissionInput, outcome: Outcome): Promise<void> {
+async function reportQuietly(acts: MissionProxies, state: MissionState, missionKey: string, input: MissionInput, outcome: Outcome): Promise<void> {
   try {
-    await report(state, missionKey, input, outcome);
+    await report(acts, state, missionKey, input, outcome);
   } catch (err) {
     state.record('report', `no report: ${rootFailure(err).message}`);
   }

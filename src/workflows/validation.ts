@@ -1,11 +1,9 @@
-import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { PlanMilestone } from '../api/plan';
 import type { CommandRun, MilestoneValidation, ValidationRun } from '../api/status';
 import { runAgent, type MissionContext } from './agents';
 import { budgetGate } from './budget';
 import { checkCriteria } from './criteria';
-import { steps } from './proxies';
 
 type ValidationPlan = Awaited<ReturnType<Activities['discoverValidation']>>;
 type ValidationStep = ValidationPlan['commands'][number];
@@ -27,7 +25,7 @@ async function runValidation(ctx: MissionContext, milestone: PlanMilestone): Pro
   state.updateMilestone(milestone.id, { state: 'validating' });
   state.setPhase('validating', `validating ${milestone.id}`);
   // Config and build files of the base commit, never of the tree the agents edited (they must not rewrite their own checks).
-  const plan = await steps.discoverValidation({ worktree: prep.worktree, configured: input.validation, repo: prep.repo, baseCommit: prep.baseCommit });
+  const plan = await ctx.acts.steps.discoverValidation({ worktree: prep.worktree, configured: input.validation, repo: prep.repo, baseCommit: prep.baseCommit });
   const validation: MilestoneValidation = {
     status: 'not-validated',
     source: plan.source,
@@ -53,7 +51,7 @@ async function runValidation(ctx: MissionContext, milestone: PlanMilestone): Pro
     criteria: milestone.validation,
     failures: failed(first).map(({ name, command, exitCode, timedOut, outputTail }) => ({ name, command, exitCode, timedOut, outputTail })),
   };
-  const head = await steps.currentHead({ worktree: prep.worktree });
+  const head = await ctx.acts.steps.currentHead({ worktree: prep.worktree });
   await budgetGate(ctx);
   const run = await runAgent(ctx, task, { workdir: prep.worktree, branch: prep.branch, startCommit: head, commitMessage: `Repair ${milestone.id}: fix failing validation` });
   validation.repair = run.ok
@@ -76,7 +74,7 @@ async function runChecks(ctx: MissionContext, plan: ValidationPlan, attempt: Val
   const sandbox = ctx.prep.sandbox ? { sandbox: { network: ctx.prep.sandbox.network, env: ctx.prep.sandbox.env } } : {};
   for (const step of [...plan.install, ...plan.commands, ...(plan.browser ? [plan.browser] : [])]) {
     const install = plan.install.includes(step) ? { install: true } : {};
-    const result = await runner(step).runValidationCommand.executeWithOptions({ summary: `validate: ${step.run}`.slice(0, 100) }, [
+    const result = await runner(ctx, step).runValidationCommand.executeWithOptions({ summary: `validate: ${step.run}`.slice(0, 100) }, [
       { missionKey: ctx.missionKey, worktree: ctx.prep.worktree, step, ...install, ...sandbox },
     ]);
     run.results.push(result);
@@ -96,8 +94,8 @@ function finish(ctx: MissionContext, milestone: PlanMilestone, validation: Miles
 }
 
 /** A step's own timeout, plus room for the activity to report; heartbeats let cancellation reach the command. */
-function runner(step: ValidationStep) {
-  return proxyActivities<Activities>({
+function runner(ctx: MissionContext, step: ValidationStep) {
+  return ctx.acts.bind({
     startToCloseTimeout: `${step.timeoutSec + 120} seconds`,
     heartbeatTimeout: '30 seconds',
     retry: { initialInterval: '5 seconds', maximumAttempts: 2 },

@@ -1,5 +1,5 @@
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import OpenAI from 'openai';
 import { MISSION_WORKFLOW } from '../../src/api/constants';
 import type { MissionRequest } from '../../src/api/input';
@@ -45,7 +45,7 @@ export async function createHarness(name: string, extra: Pick<ActivityDeps, 'san
   const nativeConnection = await NativeConnection.connect({ address });
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
-  const worker: Worker = await createMissionWorker({
+  const worker = await createMissionWorker({
     connection: nativeConnection,
     taskQueue,
     workflowBundle: { codePath: bundle },
@@ -55,6 +55,9 @@ export async function createHarness(name: string, extra: Pick<ActivityDeps, 'san
       defaultModel: 'test-model',
       toolEnv: { PATH: process.env.PATH, HOME: process.env.HOME },
       searchAttributes: await ensureSearchAttributes({ address }, 'default'),
+      // A host of its own: worker processes that tests start on this MISSION_HOME (crash tests) must be the ones
+      // that run their missions' steps, not this worker through a shared host queue.
+      hostId: `harness-${taskQueue}`,
       ...extra,
     },
   });
