@@ -5,7 +5,7 @@ import { Context } from '@temporalio/activity';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import OpenAI from 'openai';
 import { MISSION_WORKFLOW } from '../src/api/constants';
 import { createActivities, type ActivityDeps } from '../src/activities';
