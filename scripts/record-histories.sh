@@ -7,6 +7,6 @@ cd "$(dirname "$0")/.."
 rm -f test/histories/*.json
 export MISSION_RECORD_HISTORIES=1
 npx jest --runInBand \
-  test/mission-flow.test.ts test/mission-approval.test.ts test/mission-integration.test.ts test/mission-budget.test.ts test/continue-as-new.test.ts test/mission-outcomes.test.ts \
-  -t 'two milestones of parallel|rejecting the plan|revising the plan|a planner that keeps breaking|cancelling the mission at the approval gate|editing the same lines|cannot resolve is aborted|fixed by the repair agent|over the token budget|low history limit|plan criteria are checked'
+  test/mission-flow.test.ts test/mission-approval.test.ts test/mission-integration.test.ts test/mission-budget.test.ts test/continue-as-new.test.ts test/mission-outcomes.test.ts test/mission-money.test.ts \
+  -t 'two milestones of parallel|rejecting the plan|revising the plan|a planner that keeps breaking|cancelling the mission at the approval gate|editing the same lines|cannot resolve is aborted|fixed by the repair agent|over the token budget|low history limit|plan criteria are checked|the report costs what|over budget.maxCostUsd|a 429 storm that outlasts'
 ls -la test/histories

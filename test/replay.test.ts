@@ -24,44 +24,69 @@ beforeAll(() => {
   }
 });
 
-test('histories of every path are committed, from each generation of agent turns: approve, reject, revise, plan failure, cancel, conflict, repair, budget pause, continue-as-new', () => {
+test('histories of every path are committed, from each generation of the workflow code: approve, reject, revise, plan failure, cancel, conflict, repair, budget pause, continue-as-new', () => {
   const files = new Set(histories.map((h) => h.file));
   const current = [...files].filter((f) => !f.includes('/'));
   const inFolder = (dir: string) => [...files].filter((f) => f.startsWith(`${dir}/`));
   for (const path of ['two-milestones-of-parallel', 'rejecting-the-plan', 'revising-the-plan', 'a-planner-that-keeps-breaking', 'cancelling-the-mission', 'two-features-editing-the-same-lines', 'cannot-resolve-is-aborted', 'fixed-by-the-repair-agent', 'over-the-token-budget', 'continue-as-new']) {
     expect(current.filter((f) => f.includes(path))).toHaveLength(1);
-    expect(inFolder('before-local-turns').filter((f) => f.includes(path))).toHaveLength(1);
-    expect(inFolder('local-turns').filter((f) => f.includes(path))).toHaveLength(1);
+    for (const dir of ['before-local-turns', 'local-turns', 'turn-activities']) expect(inFolder(dir).filter((f) => f.includes(path))).toHaveLength(1);
   }
-  // The three generations of agents: turns as activities (before-local-turns/, before any turns patch), as local
-  // activities (local-turns/, patched 'agent-turns-as-local-activities'), as activities again (current, patched
-  // 'agent-turns-as-activities': they heartbeat, so a slow model holds no workflow task).
+  // The generations of agents: turns as activities (before-local-turns/, before any turns patch), as local
+  // activities (local-turns/, patched 'agent-turns-as-local-activities'), as activities again (turn-activities/,
+  // patched 'agent-turns-as-activities': they heartbeat, so a slow model holds no workflow task), and now on the
+  // mission's host queue (current, patched 'host-affinity', with features merged as they finish and costs counted).
+  type Recorded = (typeof histories)[number];
   const agents = (dir: (f: string) => boolean) => histories.filter((h) => dir(h.file) && h.workflowId.includes('/'));
-  const turnsAsActivities = (h: (typeof histories)[number]) =>
-    (h.history.events ?? []).some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'agentTurn');
-  const localActivities = (h: (typeof histories)[number]) => (h.history.events ?? []).some((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity');
-  const patches = (h: (typeof histories)[number]) =>
+  const missions = (dir: (f: string) => boolean) => histories.filter((h) => dir(h.file) && !h.workflowId.includes('/'));
+  const scheduledOf = (h: Recorded, name: string) => (h.history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === name);
+  const turnsAsActivities = (h: Recorded) => scheduledOf(h, 'agentTurn').length > 0;
+  const localActivities = (h: Recorded) => (h.history.events ?? []).some((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity');
+  const patches = (h: Recorded) =>
     (h.history.events ?? []).flatMap((e) => (e.markerRecordedEventAttributes?.markerName === 'core_patch' ? [patchId(e.markerRecordedEventAttributes)] : []));
   const before = agents((f) => f.startsWith('before-local-turns/'));
   const local = agents((f) => f.startsWith('local-turns/'));
+  const activities = agents((f) => f.startsWith('turn-activities/'));
   const now = agents((f) => !f.includes('/'));
   expect(before.some(turnsAsActivities)).toBe(true);
   expect(local.some(turnsAsActivities)).toBe(false);
   expect(local.every(localActivities)).toBe(true);
-  expect(now.every(turnsAsActivities)).toBe(true);
-  expect(now.some(localActivities)).toBe(false);
-  expect(now.every((h) => patches(h).includes('agent-turns-as-activities') && !patches(h).includes('agent-turns-as-local-activities'))).toBe(true);
-  // patched('validation-criteria-checked'): a recording holds the validator's call (the others predate it).
-  const validatorCalls = histories.filter((h) => (h.history.events ?? []).some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'checkCriteria'));
-  expect(validatorCalls.map((h) => h.file).sort()).toEqual([expect.stringMatching(/^local-turns\/plan-criteria-are-checked/), expect.stringMatching(/^plan-criteria-are-checked/)]);
-  // patched('park-on-rate-limit') (recorded while turns were local activities): the storm recording runs the refused plan turn again after resume, and the agent as a second run;
+  for (const generation of [activities, now]) {
+    expect(generation.every(turnsAsActivities)).toBe(true);
+    expect(generation.some(localActivities)).toBe(false);
+    expect(generation.every((h) => patches(h).includes('agent-turns-as-activities') && !patches(h).includes('agent-turns-as-local-activities'))).toBe(true);
+  }
+  // patched('host-affinity'): current missions ask once which host they got; their agents' turns run on that host's queue.
+  expect(missions((f) => f.startsWith('turn-activities/')).some((h) => patches(h).includes('host-affinity'))).toBe(false);
+  expect(missions((f) => !f.includes('/')).filter((h) => scheduledOf(h, 'whichHost').length).length).toBeGreaterThanOrEqual(14);
+  const hostBound = (h: Recorded) =>
+    (h.history.events ?? []).every((e) => {
+      const a = e.activityTaskScheduledEventAttributes;
+      return !a || a.activityType?.name === 'whichHost' || a.taskQueue?.name?.startsWith('mission-host-');
+    });
+  expect(missions((f) => !f.includes('/')).every(hostBound)).toBe(true); // a continued run carries the host, and asks no more
+  expect(now.every((h) => scheduledOf(h, 'agentTurn').every((e) => e.activityTaskScheduledEventAttributes?.taskQueue?.name?.startsWith('mission-host-')))).toBe(true);
+  // patched('merge-features-as-they-finish'): current missions that ran a milestone merged through it.
+  expect(missions((f) => !f.includes('/')).some((h) => patches(h).includes('merge-features-as-they-finish'))).toBe(true);
+  expect(missions((f) => f.startsWith('turn-activities/')).some((h) => patches(h).includes('merge-features-as-they-finish'))).toBe(false);
+  // patched('validation-criteria-checked'): a recording of each later generation holds the validator's call (the others predate it).
+  const validatorCalls = histories.filter((h) => scheduledOf(h, 'checkCriteria').length > 0);
+  expect(validatorCalls.map((h) => h.file).sort()).toEqual([
+    expect.stringMatching(/^local-turns\/plan-criteria-are-checked/),
+    expect.stringMatching(/^plan-criteria-are-checked/),
+    expect.stringMatching(/^turn-activities\/plan-criteria-are-checked/),
+  ]);
+  // patched('park-on-rate-limit'): each storm recording runs the refused plan turn again after resume, and the agent as a second run;
   // patched('mission-cost-search-attribute'): the cost recordings keep MissionCostUsd.
-  const scheduled = (h: (typeof histories)[number], name: string) => (h.history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === name).length;
-  const storm = histories.filter((h) => h.file.includes('a-429-storm'));
-  expect(storm.map((h) => scheduled(h, 'planTurn'))).toContain(2);
-  expect(new Set(storm.filter((h) => h.workflowId.endsWith('/m1/a')).map((h) => h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.originalExecutionRunId)).size).toBe(2);
+  const stormFiles = [...files].filter((f) => f.includes('a-429-storm'));
+  expect(stormFiles.length).toBeGreaterThanOrEqual(2); // recorded with local turns and with the current code
+  for (const file of stormFiles) {
+    const storm = histories.filter((h) => h.file === file);
+    expect(storm.map((h) => scheduledOf(h, 'planTurn').length)).toContain(2);
+    expect(new Set(storm.filter((h) => h.workflowId.endsWith('/m1/a')).map((h) => h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.originalExecutionRunId)).size).toBe(2);
+  }
   const costKept = histories.filter((h) => (h.history.events ?? []).some((e) => e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.MissionCostUsd));
-  expect(costKept.some((h) => h.file.includes('the-report-costs'))).toBe(true);
+  expect(costKept.filter((h) => h.file.includes('the-report-costs')).map((h) => h.file.includes('/'))).toEqual(expect.arrayContaining([true, false]));
   // The continue-as-new recording holds several runs of the mission and of an agent.
   const chained = histories.filter((h) => h.file === 'continue-as-new.json');
   const runsOf = (id: string) => chained.filter((h) => h.workflowId === id).length;
