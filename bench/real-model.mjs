@@ -99,7 +99,7 @@ function summarize(dir, meta) {
     tokens: tokens ? { prompt: tokens.prompt ?? null, completion: tokens.completion ?? null, total: tokens.total } : null,
     // Cost as the product reports it (tokens.costUsd); null when it reports none (no price for the model).
     costUsd: typeof tokens?.costUsd === 'number' ? tokens.costUsd : null,
-    unresolved: (report?.unresolved ?? []).map((u) => u.title ?? u.id ?? u),
+    unresolved: (report?.unresolved ?? []).map((u) => (typeof u === 'object' && u ? `${u.name ?? u.title ?? u.id}: ${u.detail ?? u.state ?? ''}` : String(u))),
     narrativeFlags: report?.narrativeFlags?.length ?? 0,
     modelRequests: requests.length,
     modelSeconds: Math.round(requests.reduce((ms, r) => ms + (r.ms ?? 0), 0) / 100) / 10,
