@@ -89,6 +89,14 @@ describe('planTurn with a grammar-constrained small model', () => {
     expect(result.errors).toEqual([]);
     expect(result.plan!.milestones[0]!.validation.length).toBeLessThanOrEqual(8);
   });
+
+  it('a plan cut at the output limit goes back to the planner as too long, not as broken JSON', async () => {
+    const cut = JSON.stringify(makePlan([{ id: 'm1', features: [{ id: 'mul' }] }]), null, 4).slice(0, 300);
+    server.script('plan', [{ content: cut, finishReason: 'length', usage: { prompt_tokens: 288, completion_tokens: 1024 } }]);
+    const result = await acts.planTurn({ missionKey: 'k', turn: 1, prompt: 'Add mul', limits });
+    expect(result.plan).toBeNull();
+    expect(result.errors).toEqual([expect.stringMatching(/cut off at the output limit \(1024 tokens\).*shorter plan/)]);
+  });
 });
 
 describe('agentTurn', () => {
