@@ -32,12 +32,14 @@ const { values: opts } = parseArgs({
     // One thread is the default: on a machine shared with other work, llama.cpp's threads spin-wait on
     // each other, and 2 threads on 2 busy cores measured 10x slower than 1 (0.8 against 8 tokens/s).
     threads: { type: 'string', default: process.env.LLAMA_THREADS ?? '1' },
-    'max-tokens': { type: 'string', default: '1024' },
+    // llama.cpp's server has no cap by default; a cap keeps a model repeating itself from filling the context
+    // at a few tokens a second (past Mission's 9-minute request timeout). A plan of bounded lists fits in 2048.
+    'max-tokens': { type: 'string', default: process.env.LLAMA_MAX_TOKENS ?? '2048' },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (opts.help || !opts.model) {
-  console.error('usage: node bench/llama-server.mjs --model FILE.gguf [--name ID] [--port 8089] [--ctx 16384] [--threads 1] [--max-tokens 1024]');
+  console.error('usage: node bench/llama-server.mjs --model FILE.gguf [--name ID] [--port 8089] [--ctx 16384] [--threads 1] [--max-tokens 2048]');
   process.exit(opts.help ? 0 : 2);
 }
 if (!fs.existsSync(opts.model)) {
@@ -173,8 +175,12 @@ async function chat(body) {
   }
   const maxTokens = Math.min(wanted, ctxSize - tokens.length);
   const started = Date.now();
+  let completionTokens = 0;
   const meta = await completion.generateCompletionWithMeta(tokens, {
     maxTokens,
+    onToken: (generated) => {
+      completionTokens += generated.length;
+    },
     grammar,
     temperature: body.temperature ?? 0.2,
     seed: body.seed ?? 1,
@@ -182,7 +188,6 @@ async function chat(body) {
   });
   const reply = meta.response.replace(/<\|im_end\|>|<\|endoftext\|>/g, '');
   const message = grammar ? { content: reply, tool_calls: undefined } : parseReply(reply, tools);
-  const completionTokens = model.tokenize(meta.response, true).length;
   const finish = meta.metadata.stopReason === 'maxTokens' ? 'length' : message.tool_calls ? 'tool_calls' : 'stop';
   const ms = Date.now() - started;
   console.error(`llama-server: ${tokens.length} prompt + ${completionTokens} completion tokens in ${(ms / 1000).toFixed(1)} s (${finish}${format ? `, ${format.type}` : ''}${tools.length ? `, ${tools.length} tools` : ''})`);
