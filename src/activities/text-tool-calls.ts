@@ -3,6 +3,7 @@
  * instead of `tool_calls`: bare, in a ```json fence, or in Qwen's <tool_call> tags, shaped
  * {"name", "arguments"}, {"tool", "parameters"}, {"function": {"name", "arguments"}}, or a list of them; the
  * arguments may also stand beside the name ({"name": "write_file", "path": ...}), and a stray fence may trail.
+ * finish's arguments alone ({"summary", "status"}) are taken as finish: nothing else has that shape.
  * When every call found names an offered tool, the text is taken as those calls; otherwise it stays text.
  */
 
@@ -21,7 +22,7 @@ export function parseTextToolCalls(content: string | null | undefined, offered: 
     } catch {
       continue;
     }
-    const calls = (Array.isArray(json) ? json : [json]).map(asCall);
+    const calls = (Array.isArray(json) ? json : [json]).map((value) => asCall(value) ?? namelessFinish(value, offered));
     if (calls.length > 0 && calls.every((c): c is TextToolCall => c !== undefined && offered.includes(c.name))) return calls;
   }
   return [];
@@ -53,6 +54,14 @@ function asCall(value: unknown): TextToolCall | undefined {
   const args = inner.arguments ?? value.arguments ?? value.parameters ?? value.args ?? value.input ?? besideName(value);
   if (typeof args === 'string') return { name, arguments: args };
   return isObject(args) ? { name, arguments: JSON.stringify(args) } : undefined;
+}
+
+/** {"summary": "...", "status": "done"} and nothing else: finish's arguments without its name. */
+function namelessFinish(value: unknown, offered: readonly string[]): TextToolCall | undefined {
+  if (!isObject(value) || !offered.includes('finish')) return undefined;
+  const keys = Object.keys(value).sort().join(',');
+  const valid = keys === 'status,summary' && typeof value.summary === 'string' && (value.status === 'done' || value.status === 'blocked');
+  return valid ? { name: 'finish', arguments: JSON.stringify(value) } : undefined;
 }
 
 /** {"name": "write_file", "path": "a", "content": "x"}: every other field is an argument. */
