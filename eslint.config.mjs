@@ -29,6 +29,14 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
+    // ES module scripts run by Node (bench/real-model.mjs, bench/llama-server.mjs).
+    files: ['**/*.mjs'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: { console: 'readonly', process: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly' },
+    },
+  },
+  {
     // Workflow code is bundled into Temporal's deterministic sandbox: no Node built-ins,
     // no activity implementations (types only), no I/O.
     files: ['src/workflows/**/*.ts', 'src/api/**/*.ts'],

@@ -82,6 +82,29 @@ describe('tool calls written as JSON text', () => {
     expect(sent[3]).toMatchObject({ role: 'tool', tool_call_id: 'text_1_0', content: expect.stringMatching(/wrote|ok/i) });
   });
 
+  it('arguments written beside the name, and a stray closing fence, as Qwen2.5-Coder-0.5B wrote them in bench:real-model', async () => {
+    server.script('feature f', [
+      { content: '```json\n{\n  "name": "write_file",\n  "path": "c.txt",\n  "content": "C"\n}\n```' },
+      { content: '{"name": "finish", "arguments": {"summary": "wrote c", "status": "done"}}\n```' },
+    ]);
+    const first = await step(1);
+    expect(first.reply.toolCalls).toEqual([{ id: 'text_1_0', name: 'write_file', label: 'write_file c.txt' }]);
+    expect(readFileSync(path.join(workdir, 'c.txt'), 'utf8')).toBe('C');
+    const last = await step(2);
+    expect(last.results[0]!.finish).toEqual({ status: 'done', summary: 'wrote c' });
+  });
+
+  it("finish's arguments written alone, without its name, as Qwen2.5-Coder-1.5B wrote them in bench:real-model", async () => {
+    server.script('feature f', [
+      { content: '{"summary": "looked around"}' },
+      { content: '```\n{"summary":"Added mul(a, b) to src/calc.js", "status":"done"}\n```' },
+    ]);
+    const first = await step(1);
+    expect(first.reply.toolCalls).toEqual([]);
+    const last = await step(2);
+    expect(last.results[0]!.finish).toEqual({ status: 'done', summary: 'Added mul(a, b) to src/calc.js' });
+  });
+
   it('empty or repeated tool call ids (as some servers send) are replaced by unique ones', async () => {
     server.script('feature f', [
       tools({ ...call('write_file', { path: 'one.txt', content: '1' }), id: 'call_0' }),

@@ -4,7 +4,7 @@ import { createLlmActivities } from '../src/activities/llm';
 import { ModelClient } from '../src/activities/model';
 import { MissionPaths } from '../src/activities/paths';
 import { newSession, saveSession } from '../src/activities/session';
-import { ScriptedModelServer } from './support/model-server';
+import { ScriptedModelServer, type RecordedRequest, type ScriptedMessage } from './support/model-server';
 import { tempDir } from './support/repo';
 import { call, makePlan, planReply, tools } from './support/scripts';
 
@@ -60,6 +60,42 @@ describe('planTurn', () => {
     expect(good.plan).not.toBeNull();
     const last = server.requests[1]!.body.messages.at(-1)!;
     expect(last).toMatchObject({ role: 'user', content: expect.stringContaining('milestone "m1" has no features') });
+  });
+});
+
+/**
+ * A small model under a JSON-schema grammar (llama.cpp, node-llama-cpp), as Qwen2.5-Coder-0.5B behaved in
+ * `npm run bench:real-model`: it repeats one criterion in every list of text until the grammar closes the list
+ * (maxItems), or until its output limit cuts the JSON (finish_reason "length") when nothing bounds the list.
+ */
+function repeatingGrammarModel(req: RecordedRequest): ScriptedMessage {
+  type Node = { maxItems?: number; properties?: Record<string, Node>; items?: Node };
+  const schema = req.body.response_format?.json_schema?.schema as Node | undefined;
+  const milestone = schema?.properties?.milestones?.items;
+  const feature = milestone?.properties?.features?.items;
+  const repeat = (node: Node | undefined, text: string) => Array.from({ length: Math.min(node?.maxItems ?? 10_000, 10_000) }, () => text);
+  const plan = makePlan([{ id: 'm1', features: [{ id: 'mul', acceptanceCriteria: repeat(feature?.properties?.acceptanceCriteria, 'mul(2, 3) returns 6') }] }]);
+  Object.assign(plan, { assumptions: repeat(schema?.properties?.assumptions, 'CommonJS'), risks: repeat(schema?.properties?.risks, 'none') });
+  Object.assign(plan.milestones[0]!, { validation: repeat(milestone?.properties?.validation, 'The mul(a, b) function should be defined in src/calc.js.') });
+  const text = JSON.stringify(plan, null, 4);
+  const limit = 4096; // characters, about the 1024 output tokens a local server allows by default
+  return text.length > limit ? { content: text.slice(0, limit), finishReason: 'length' } : { content: text };
+}
+
+describe('planTurn with a grammar-constrained small model', () => {
+  it('bounds every list in the plan schema, so a model repeating one item ends the list instead of its output', async () => {
+    server.script('plan', [repeatingGrammarModel]);
+    const result = await acts.planTurn({ missionKey: 'k', turn: 1, prompt: 'Add mul', limits: { maxMilestones: 1, maxFeaturesPerMilestone: 2 } });
+    expect(result.errors).toEqual([]);
+    expect(result.plan!.milestones[0]!.validation.length).toBeLessThanOrEqual(8);
+  });
+
+  it('a plan cut at the output limit goes back to the planner as too long, not as broken JSON', async () => {
+    const cut = JSON.stringify(makePlan([{ id: 'm1', features: [{ id: 'mul' }] }]), null, 4).slice(0, 300);
+    server.script('plan', [{ content: cut, finishReason: 'length', usage: { prompt_tokens: 288, completion_tokens: 1024 } }]);
+    const result = await acts.planTurn({ missionKey: 'k', turn: 1, prompt: 'Add mul', limits });
+    expect(result.plan).toBeNull();
+    expect(result.errors).toEqual([expect.stringMatching(/cut off at the output limit \(1024 tokens\).*shorter plan/)]);
   });
 });
 

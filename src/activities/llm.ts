@@ -56,7 +56,10 @@ export function createLlmActivities(deps: { model: ModelClient; paths: MissionPa
     const reply = await completePlan(session, input);
     const content = reply.message.content ?? '';
     session.messages.push({ role: 'assistant', content });
-    const result: PlanTurnResult = { ...parsePlan(content, reply.message.refusal, input.limits), tokens: reply.tokens };
+    const parsed = parsePlan(content, reply.message.refusal, input.limits);
+    // A reply cut at the output limit is broken JSON, but "not valid JSON" makes a model send the same again.
+    if (!parsed.plan && reply.finishReason === 'length') parsed.errors = [cutOffError(reply.tokens.completion)];
+    const result: PlanTurnResult = { ...parsed, tokens: reply.tokens };
     session.turns[String(input.turn)] = result;
     await saveSession(file, session);
     return result;
@@ -90,6 +93,9 @@ export function createLlmActivities(deps: { model: ModelClient; paths: MissionPa
 
   return { planTurn, agentTurn };
 }
+
+const cutOffError = (tokens: number) =>
+  `the reply was cut off at the output limit (${tokens} tokens) before the plan ended; return a shorter plan: fewer and shorter criteria, no line repeated`;
 
 /** A plan reply becomes either a plan or the list of reasons it was refused (sent back to the planner). */
 export function parsePlan(content: string, refusal: string | null | undefined, limits: PlanLimits): Omit<PlanTurnResult, 'tokens'> {

@@ -29,12 +29,29 @@ function stripUnsupported(node: unknown): unknown {
   return out;
 }
 
-/** The plan schema with the mission's limits: at least one and at most N milestones, likewise features. */
+/**
+ * Upper bounds for the plan's other lists. Not rules of the plan (checkPlan takes longer lists from a server
+ * without grammars): under a grammar they end a list, so a small model that repeats one criterion line after
+ * line (Qwen2.5-Coder-0.5B did, until its output limit cut the JSON three times: PLAN_INVALID) must move on.
+ */
+export const PLAN_LIST_BOUNDS = { text: 8, files: 30, dependsOn: 20 } as const;
+
+type SchemaNode = Record<string, unknown> & { properties: Record<string, Record<string, unknown>> };
+
+/** The plan schema with the mission's limits: at least one and at most N milestones, likewise features; every list bounded. */
 export function planJsonSchema(limits: PlanLimits): Record<string, unknown> {
-  const schema = structuredClone(PLAN_JSON_SCHEMA) as { properties: { milestones: Record<string, unknown> & { items: { properties: { features: Record<string, unknown> } } } } };
+  const schema = structuredClone(PLAN_JSON_SCHEMA) as SchemaNode & { properties: { milestones: { items: SchemaNode } } };
   const milestones = schema.properties.milestones;
+  const milestone = milestones.items;
+  const feature = (milestone.properties.features as { items: SchemaNode }).items;
   Object.assign(milestones, { minItems: 1, maxItems: limits.maxMilestones });
-  Object.assign(milestones.items.properties.features, { minItems: 1, maxItems: limits.maxFeaturesPerMilestone });
+  Object.assign(milestone.properties.features!, { minItems: 1, maxItems: limits.maxFeaturesPerMilestone });
+  const { text, files, dependsOn } = PLAN_LIST_BOUNDS;
+  for (const list of [schema.properties.assumptions, schema.properties.risks, milestone.properties.validation, feature.properties.acceptanceCriteria]) {
+    Object.assign(list!, { maxItems: text });
+  }
+  Object.assign(feature.properties.files!, { maxItems: files });
+  Object.assign(feature.properties.dependsOn!, { maxItems: dependsOn });
   return schema as unknown as Record<string, unknown>;
 }
 

@@ -1,7 +1,9 @@
 /**
  * Small local models behind llama.cpp or Ollama often write a tool call as JSON in the message text
  * instead of `tool_calls`: bare, in a ```json fence, or in Qwen's <tool_call> tags, shaped
- * {"name", "arguments"}, {"tool", "parameters"}, {"function": {"name", "arguments"}}, or a list of them.
+ * {"name", "arguments"}, {"tool", "parameters"}, {"function": {"name", "arguments"}}, or a list of them; the
+ * arguments may also stand beside the name ({"name": "write_file", "path": ...}), and a stray fence may trail.
+ * finish's arguments alone ({"summary", "status"}) are taken as finish: nothing else has that shape.
  * When every call found names an offered tool, the text is taken as those calls; otherwise it stays text.
  */
 
@@ -20,7 +22,7 @@ export function parseTextToolCalls(content: string | null | undefined, offered: 
     } catch {
       continue;
     }
-    const calls = (Array.isArray(json) ? json : [json]).map(asCall);
+    const calls = (Array.isArray(json) ? json : [json]).map((value) => asCall(value) ?? namelessFinish(value, offered));
     if (calls.length > 0 && calls.every((c): c is TextToolCall => c !== undefined && offered.includes(c.name))) return calls;
   }
   return [];
@@ -37,10 +39,10 @@ function candidates(content: string): string[] {
   if (fenced.length > 1) out.push(`[${fenced.join(',')}]`);
   const trimmed = content.trim();
   if (/^[[{]/.test(trimmed)) out.push(trimmed);
-  // A sentence before the JSON ("I'll read the file: {...}"): from the first brace to the last.
+  // A sentence before the JSON ("I'll read the file: {...}") or a fence after it: from the first brace to the last.
   const first = trimmed.search(/[[{]/);
   const last = Math.max(trimmed.lastIndexOf('}'), trimmed.lastIndexOf(']'));
-  if (first > 0 && last > first) out.push(trimmed.slice(first, last + 1));
+  if (first >= 0 && last > first && last + 1 - first < trimmed.length) out.push(trimmed.slice(first, last + 1));
   return out;
 }
 
@@ -49,9 +51,23 @@ function asCall(value: unknown): TextToolCall | undefined {
   const inner = isObject(value.function) ? value.function : value;
   const name = [inner.name, value.tool, value.tool_name, value.function_name].find((n): n is string => typeof n === 'string' && n.length > 0);
   if (!name) return undefined;
-  const args = inner.arguments ?? value.arguments ?? value.parameters ?? value.args ?? value.input ?? {};
+  const args = inner.arguments ?? value.arguments ?? value.parameters ?? value.args ?? value.input ?? besideName(value);
   if (typeof args === 'string') return { name, arguments: args };
   return isObject(args) ? { name, arguments: JSON.stringify(args) } : undefined;
+}
+
+/** {"summary": "...", "status": "done"} and nothing else: finish's arguments without its name. */
+function namelessFinish(value: unknown, offered: readonly string[]): TextToolCall | undefined {
+  if (!isObject(value) || !offered.includes('finish')) return undefined;
+  const keys = Object.keys(value).sort().join(',');
+  const valid = keys === 'status,summary' && typeof value.summary === 'string' && (value.status === 'done' || value.status === 'blocked');
+  return valid ? { name: 'finish', arguments: JSON.stringify(value) } : undefined;
+}
+
+/** {"name": "write_file", "path": "a", "content": "x"}: every other field is an argument. */
+function besideName(value: Record<string, unknown>): Record<string, unknown> {
+  const { name: _name, tool: _tool, tool_name: _toolName, function_name: _functionName, type: _type, id: _id, ...rest } = value;
+  return rest;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
