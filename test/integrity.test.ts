@@ -79,28 +79,6 @@ describe('the after-step check of the user repository', () => {
     expect(await tampered(scope, () => undefined)).toBe('unchanged');
     await acts.currentHead({ worktree: prep.worktree });
   });
-
-  it('is cheap enough to run around every command (median of 20 snapshots; run_command `true` with and without it)', async () => {
-    const { scope, paths, repo, feature } = await setup();
-    const median = async (n: number, fn: (i: number) => Promise<unknown>) => {
-      const times: number[] = [];
-      for (let i = 0; i < n; i++) {
-        const t = process.hrtime.bigint();
-        await fn(i);
-        times.push(Number(process.hrtime.bigint() - t) / 1e6);
-      }
-      return times.sort((a, b) => a - b)[Math.floor(n / 2)]!;
-    };
-    const snapshot = await median(20, () => snapshotRepo(scope));
-    const agent = createAgentActivities({ paths, sandbox: new Sandbox({ missionHome: paths.home, env: { PATH: process.env.PATH } }) });
-    const calls = Array.from({ length: 40 }, (_, i) => ({ id: `c${i}`, type: 'function' as const, function: { name: 'run_command', arguments: JSON.stringify({ command: 'true' }) } }));
-    await saveSession(paths.sessionFile('tamper', 'cost'), newSession([{ role: 'user', content: 'Role: feature cost' }, { role: 'assistant', content: null, tool_calls: calls }]));
-    const session = { missionKey: 'tamper', name: 'cost' };
-    const unguarded = await median(20, (i) => agent.runTool({ session, callId: `c${i}`, workdir: feature.worktree }));
-    const guarded = await median(20, (i) => agent.runTool({ session, callId: `c${i + 20}`, workdir: feature.worktree, repo, branch: feature.branch }));
-    console.log(`snapshotRepo median ${snapshot.toFixed(1)} ms; run_command "true": ${unguarded.toFixed(1)} ms without the check, ${guarded.toFixed(1)} ms with it`);
-    expect(snapshot).toBeLessThan(100);
-  });
 });
 
 describe('runTool fails the agent step that tampered with the repository', () => {
