@@ -106,5 +106,5 @@ test('`mission run` shows each running feature\'s turn, tokens and last tool, an
   // The SDK's lines are in the worker log, which the CLI names.
   const log = path.join(h.home, 'logs', 'worker.log');
   expect(run.stderr).toContain(`SDK log: ${log} (MISSION_WORKER_LOG=stderr prints it here)`);
-  expect(readFileSync(log, 'utf8')).toMatch(/\[INFO\] Workflow bundle created/);
+  expect(readFileSync(log, 'utf8')).toMatch(/\[INFO\] Worker state changed .*state: 'RUNNING'/);
 }, 240_000);

@@ -19,7 +19,8 @@ describe('decideOutcome', () => {
     ['every feature done and merged, validation passed', [milestone([feature('a', { merge: { state: 'merged' } }), feature('b')])], 'completed'],
     ['validation repaired', [milestone([feature('a')], { validation: validation({ status: 'repaired' }) })], 'completed'],
     ['nothing to validate', [milestone([feature('a')], { validation: validation({ status: 'not-validated', source: 'none' }) })], 'completed'],
-    ['a done feature with nothing to merge', [milestone([feature('a', { commit: null, merge: { state: 'nothing-to-merge' } })])], 'completed'],
+    // A real 1.5B model called finish(done) claiming work it never wrote (bench/real-model-results.md, run 5).
+    ['a feature that says done but changed no file', [milestone([feature('a', { commit: null, merge: { state: 'nothing-to-merge' } })])], 'completed-with-issues'],
     ['criteria met, unknown or not checked', [milestone([feature('a')], { validation: validation({ checks: [check('met'), check('unknown'), check('not-checked')] }) })], 'completed'],
     ['a feature stopped at its turn budget', [milestone([feature('a', { state: 'incomplete' }), feature('b')])], 'completed-with-issues'],
     ['a blocked feature', [milestone([feature('a', { state: 'blocked' })])], 'completed-with-issues'],
@@ -48,6 +49,12 @@ describe('unresolvedOf', () => {
       ['feature', 'a', 'agent failed: boom; no commit; acceptance criteria not confirmed: a exists; a is tested'],
       ['feature', 'b', 'blocked: need a key; no commit'],
     ]);
+  });
+
+  it('lists a feature that says done but changed no file, with what it claimed and the criteria nobody confirmed', () => {
+    const [item] = unresolvedOf([milestone([feature('a', { summary: 'mul added and tested', commit: null, merge: { state: 'nothing-to-merge' } }), feature('b')])], plan);
+    expect(item).toMatchObject({ milestoneId: 'm1', kind: 'feature', name: 'a', state: 'done', commit: null, merged: false, notConfirmed: ['a exists', 'a is tested'] });
+    expect(item!.detail).toBe('said done but changed no file: mul added and tested; acceptance criteria not confirmed: a exists; a is tested');
   });
 
   it('lists validation still failing and criteria not met, after the features', () => {

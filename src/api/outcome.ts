@@ -2,7 +2,8 @@ import type { Plan } from './plan';
 import type { FeatureStatus, MilestoneStatus } from './status';
 
 /**
- * Work a person still has to look at. `feature`: the agent ended incomplete, blocked or failed;
+ * Work a person still has to look at. `feature`: the agent ended incomplete, blocked or failed, or said done
+ * without committing anything;
  * `unmerged`: its work could not be merged; `validation`: a command still fails after repair;
  * `criterion`: a plan criterion judged not met.
  */
@@ -59,6 +60,8 @@ export function unresolvedOf(milestones: MilestoneStatus[], plan: Plan | null): 
 /** Features that ended before they started (a mission that stopped early) are not listed: nothing was attempted. */
 function featureUnresolved(milestoneId: string, f: FeatureStatus, criteria: string[]): Unresolved | undefined {
   const unmerged = f.merge?.state === 'conflict';
+  // An agent's word is not work: a feature that says done but committed nothing is for a person to look at.
+  if (f.state === 'done' && !unmerged && !f.commit) return claimedOnly(milestoneId, f, criteria);
   if (f.state === 'done' && !unmerged) return undefined;
   if (f.state === 'pending' || f.state === 'running') return undefined;
   // Without worktrees an agent's commit is on the mission branch already; with them, a merge says so.
@@ -89,6 +92,22 @@ function featureUnresolved(milestoneId: string, f: FeatureStatus, criteria: stri
     commit: f.commit ?? null,
     branch: f.branch,
     merged,
+    notConfirmed: criteria,
+  };
+}
+
+function claimedOnly(milestoneId: string, f: FeatureStatus, criteria: string[]): Unresolved {
+  const notConfirmed = criteria.length ? `; acceptance criteria not confirmed: ${criteria.join('; ')}` : '';
+  return {
+    milestoneId,
+    kind: 'feature',
+    name: f.id,
+    detail: `said done but changed no file: ${f.summary ?? 'no summary'}${notConfirmed}`,
+    state: f.state,
+    did: f.summary,
+    commit: null,
+    branch: f.branch,
+    merged: false,
     notConfirmed: criteria,
   };
 }
