@@ -77,6 +77,47 @@ test('a killed host\'s mission, moved with "mission move", finishes on the other
   }
 }, 300_000);
 
+/** The host dies while milestone 2's agent works: the move cancels that agent and redoes milestone 2 on the other host. */
+test('a move cancels the feature agents bound to the dead host and redoes their milestone on the new host', async () => {
+  const remote = await serveRepo();
+  const taskQueue = `move-mid-${Date.now().toString(36)}`;
+  const env = { MISSION_HOST_PICKUP_TIMEOUT: '3' };
+  const a = startWorkerProcess(h, taskQueue, { ...env, MISSION_HOME: tempDir('mission-move-a-') });
+  let b: ReturnType<typeof startWorkerProcess> | undefined;
+  try {
+    await a.ready;
+    const id = `move-mid-${Date.now().toString(36)}`;
+    const handle = h.client.workflow.getHandle(id);
+    h.model.script('plan', [planReply(makePlan([{ id: 'm1', features: [{ id: 'one', files: ['one.txt'] }] }, { id: 'm2', features: [{ id: 'two', files: ['two.txt'] }] }]))]);
+    h.model.script('feature one', writesFiles({ 'one.txt': 'first' }));
+    // Milestone 2's agent asks the model on host A, which dies at that moment; on host B the agent starts over.
+    const killA = () => (a.child.kill('SIGKILL'), writesFiles({ 'lost.txt': 'never written' })[0]!);
+    h.model.script('feature two', [killA, ...writesFiles({ 'two.txt': 'second' })]);
+    await h.client.workflow.start(MISSION_WORKFLOW, { taskQueue, workflowId: id, args: [{ prompt: 'Two milestones', repo: remote.url, useWorktrees: true }] });
+    const hostA = hostIdOf(a);
+    await h.waitFor(handle, (st) => st.phase === 'awaiting-approval');
+    b = startWorkerProcess(h, taskQueue, { ...env, MISSION_HOME: tempDir('mission-move-b-') });
+    await b.ready;
+    await handle.signal(approvePlanSignal, {});
+    await a.exited;
+    const moved = await runCli(h, ['move', id, '--to', hostIdOf(b), '--reason', 'host A was decommissioned']);
+    expect(moved.code).toBe(0);
+
+    const report = (await handle.result()) as MissionReport;
+    expect(report.outcome).toBe('completed');
+    expect(treeAt(remote.bare, report.branch!)).toEqual({ 'README.md': '# team', 'one.txt': 'first', 'two.txt': 'second' });
+    expect(report.moves).toEqual([expect.objectContaining({ from: hostA, to: hostIdOf(b), fromCommit: report.milestones[0]!.commit, redone: 'm2' })]);
+    // The agent of the first attempt ended (its cancelled step fails it: feature.ts reports what it spent), not left waiting for host A.
+    const runs: string[] = [];
+    for await (const run of h.client.workflow.list({ query: `WorkflowId = '${id}/m2/two'` })) runs.push(run.status.name);
+    expect(runs.sort()).toEqual(['COMPLETED', 'FAILED']);
+  } finally {
+    for (const w of [a, b]) w?.child.kill('SIGTERM');
+    await Promise.all([a.exited, b?.exited]);
+    remote.stop();
+  }
+}, 300_000);
+
 test('a mission on a local-path repository cannot move: the command says why, and so does the mission', async () => {
   h.model.script('plan', [planReply(makePlan([{ id: 'm1', features: [{ id: 'stay', files: ['stay.txt'] }] }]))]);
   const handle = await h.start({ prompt: 'stay', repo: makeRepo(), useWorktrees: true });

@@ -97,7 +97,9 @@ export class HostMover {
 export function moveRefusal(state: MissionState, repo: string | undefined, hasHost: boolean): string | undefined {
   if (FINAL_PHASES.includes(state.phase)) return `the mission is already ${state.phase}`;
   if (!repo || !isRepoUrl(repo)) return `the mission's repository ${repo ?? '(the worker default)'} is a local path on host ${state.status.host ?? '?'}: only a mission whose repo is a git URL can move (its work is pushed there at each milestone); bring that host back, or copy its MISSION_HOME (README: Moving a mission to another host)`;
-  if (!hasHost) return 'the mission runs every step on the shared queue (started before host affinity): it is not bound to a host';
+  if (!hasHost) return 'the mission is not bound to a host (it has none yet, or it started before host affinity and runs every step on the shared queue)';
+  // The report is the last step, on the old host; the mission's work is done and on the pushed branch.
+  if (state.phase === 'reporting') return 'the mission is writing its report: its milestones are done and pushed; bring its host back to finish the report';
   return undefined;
 }
 
