@@ -20,6 +20,11 @@ export interface PrepareInput {
   runId: string;
   repo?: string;
   baseBranch: string;
+  /**
+   * The mission moved here from another host (moveHost; a repository URL only): its base commit, and the commit to
+   * continue from, the last milestone's as pushed. The branch and worktree are made at that commit.
+   */
+  moved?: { baseCommit: string; head: string };
 }
 
 export interface PrepareResult {
@@ -71,20 +76,27 @@ export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: s
     return withRepoLock(repo, async () => {
       const marker = await readMarker(paths.runFile(input.missionKey));
       const branch = missionBranch(input.missionKey);
+      if (input.moved && !fromUrl) throw missionFailure('MOVE_NEEDS_URL', `the mission's repository ${source} is a local path: only a mission whose repo is a git URL can move to another host`);
+      if (input.moved) await remotes.adopt(source!, repo, branch, input.moved.head);
       if (marker && (marker.runId !== input.runId || marker.repo !== repo)) {
         throw missionFailure(
           'MISSION_BRANCH_CONFLICT',
           `mission "${input.missionKey}" already has data from an earlier run (repo ${marker.repo}, branch ${branch}); choose another mission id, or remove ${paths.missionDir(input.missionKey)} and the branch after saving its work`,
         );
       }
-      const baseCommit = marker?.baseCommit ?? (await resolveBase(git, input.baseBranch));
+      const baseCommit = marker?.baseCommit ?? input.moved?.baseCommit ?? (await resolveBase(git, input.baseBranch));
+      const worktree = paths.missionWorktree(input.missionKey);
+      if (input.moved) {
+        // The old host's branch wins over anything this host kept of an earlier stay (a worktree, a branch).
+        await git.removeWorktree(worktree);
+        await git.run(['branch', '-f', branch, input.moved.head]);
+      }
       if (!marker) {
-        if (await git.branchExists(branch)) {
+        if (!input.moved && (await git.branchExists(branch))) {
           throw missionFailure('MISSION_BRANCH_CONFLICT', `branch ${branch} already exists in ${repo}; merge or delete it (git branch -D ${branch}) or choose another mission id`);
         }
         await writeMarker(paths.runFile(input.missionKey), { runId: input.runId, missionId: input.missionId, repo, baseCommit });
       }
-      const worktree = paths.missionWorktree(input.missionKey);
       const added = await git.ensureWorktree(worktree, branch, baseCommit);
       // The checkout, the config check and the reading of the repository (by commit, not from the worktree) do not
       // depend on one another: together they take the time of the slowest, on the way to the plan. All settle before

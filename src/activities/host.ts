@@ -10,9 +10,9 @@ import path from 'node:path';
  * The host id is stable per MISSION_HOME (a generated id kept in <home>/host-id), so a restarted worker, or a second
  * worker process on the same MISSION_HOME, serves the same missions; MISSION_HOST_ID names it instead.
  */
-export const HOST_QUEUE_PREFIX = 'mission-host-';
+import { hostQueue } from '../api/ids';
 
-export const hostQueue = (hostId: string): string => `${HOST_QUEUE_PREFIX}${hostId}`;
+export { HOST_QUEUE_PREFIX, hostQueue } from '../api/ids';
 
 const VALID_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 

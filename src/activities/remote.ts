@@ -53,7 +53,24 @@ export function remoteCache(home: string) {
     await remote(url, git, ['push', '--quiet', '--no-verify', url, ...[branch, ...features].map((b) => `+refs/heads/${b}:refs/heads/${b}`)]);
   }
 
-  return { cloneOrFetch, push };
+  /**
+   * A mission moved here from a host that is gone: the pushed mission branch is the truth. Fetches it aside (the
+   * branch itself may be checked out in a worktree here, if the mission lived here before) and checks that `head`,
+   * the last milestone commit the workflow recorded, is there. Work pushed after it (a milestone whose end the
+   * workflow never heard of) is not taken: that milestone is redone.
+   */
+  async function adopt(url: string, clone: string, branch: string, head: string): Promise<void> {
+    const git = new Git(clone);
+    const fetched = await remote(url, git, ['fetch', '--quiet', url, `+refs/heads/${branch}:refs/mission-moved/${branch}`]).catch((err: unknown) => err);
+    if (fetched instanceof Error && !/couldn't find remote ref/i.test(fetched.message)) throw fetched;
+    if (await git.resolveCommit(head)) return;
+    throw missionFailure(
+      'MOVE_NOT_PUSHED',
+      `commit ${head.slice(0, 8)} of ${branch} is not on ${url} (its last milestone was never pushed there), so the mission cannot continue on another host; bring its old host back, or push ${branch} from it`,
+    );
+  }
+
+  return { cloneOrFetch, push, adopt };
 }
 
 /** A command that talks to `url`, with its transport allowed; its failure is retried (network, server, credentials). */

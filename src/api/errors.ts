@@ -28,6 +28,10 @@ export const ERRORS = {
   GIT_LOCKED: 'third-party',
   /** Cloning, fetching or pushing the mission's remote repository failed (network, server, credentials): retried. */
   GIT_REMOTE: 'third-party',
+  /** A moved mission's last milestone commit is not on its repository URL (never pushed): the old host must come back. */
+  MOVE_NOT_PUSHED: 'user',
+  /** moveHost of a mission whose repository is a local path on its host (nothing to move from). */
+  MOVE_NEEDS_URL: 'user',
   /** An agent's command changed the user's repository (branches, HEAD, config, hooks, checkout): the user must look. */
   REPO_TAMPERED: 'user',
 } as const;

@@ -15,3 +15,7 @@ export const milestoneStep = (missionId: string, milestoneId: string) => `${miss
 /** git cannot hold both `mission/<key>` and `mission/<key>/<featureId>`, hence the dash. */
 export const missionBranch = (key: string) => `mission/${key}`;
 export const featureBranch = (key: string, featureId: string) => `mission/${key}-${featureId}`;
+
+/** A host's own task queue (src/activities/host.ts); here so workflow code can name a host's queue (moveHost). */
+export const HOST_QUEUE_PREFIX = 'mission-host-';
+export const hostQueue = (hostId: string): string => `${HOST_QUEUE_PREFIX}${hostId}`;

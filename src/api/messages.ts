@@ -33,11 +33,22 @@ export const BudgetRaise = z.strictObject({
 export const Resume = z.strictObject({ comment: z.string().optional(), budget: BudgetRaise.optional() });
 export type Resume = z.infer<typeof Resume>;
 
+/**
+ * Move a mission whose repository is a URL to another host (its old host is gone): `to` names the host, else any live
+ * worker takes it. The new host clones the URL and starts from the mission branch as pushed at the last milestone.
+ */
+export const MoveHost = z.strictObject({
+  to: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'must be a host id: 1-63 letters, digits, ".", "_" or "-"').optional(),
+  reason: z.string().optional(),
+});
+export type MoveHost = z.infer<typeof MoveHost>;
+
 export const approvePlanSignal = defineSignal<[ApprovePlan?]>('approvePlan');
 export const rejectPlanSignal = defineSignal<[RejectPlan?]>('rejectPlan');
 export const revisePlanSignal = defineSignal<[RevisePlan]>('revisePlan');
 export const pauseSignal = defineSignal<[Pause?]>('pause');
 export const resumeSignal = defineSignal<[Resume?]>('resume');
+export const moveHostSignal = defineSignal<[MoveHost?]>('moveHost');
 export const statusQuery = defineQuery<MissionStatus>('status');
 /** The report once written (a failed or cancelled mission has no workflow result to carry it); null before. */
 export const reportQuery = defineQuery<MissionReport | null>('report');

@@ -2,7 +2,7 @@ import type { NarrativeFlag } from './narrative';
 import { unresolvedOf, type Unresolved } from './outcome';
 import type { Plan } from './plan';
 import { formatCost } from './prices';
-import type { AgentRole, CriterionCheck, MilestoneStatus, MissionStatus, RefusedActions, SandboxInfo, TokenUsage } from './status';
+import type { AgentRole, CriterionCheck, HostMove, MilestoneStatus, MissionStatus, RefusedActions, SandboxInfo, TokenUsage } from './status';
 
 export type { Unresolved } from './outcome';
 
@@ -41,6 +41,8 @@ export interface MissionReport {
   /** Which sandbox the commands ran in; absent for missions from before there was one. */
   sandbox?: SandboxInfo;
   refused?: RefusedActions;
+  /** The mission moved to other hosts (status.moves). */
+  moves?: HostMove[];
 }
 
 /** The facts of a report, from the mission's status (pure: used inside the workflow). */
@@ -71,6 +73,7 @@ export function reportFromStatus(status: MissionStatus, outcome: Outcome, finish
     ...(status.error ? { error: status.error } : {}),
     ...(status.sandbox ? { sandbox: status.sandbox } : {}),
     ...(status.refused ? { refused: status.refused } : {}),
+    ...(status.moves?.length ? { moves: status.moves } : {}),
     ...extra,
   };
 }
@@ -109,6 +112,7 @@ export function renderReport(r: MissionReport): string {
     `- **Cost:** ${formatCost(r.tokens)}${costs ? ` (${costs})` : ''}`,
     ...(r.sandbox ? [`- **Sandbox:** ${describeSandbox(r.sandbox)}`] : []),
     `- **Refused actions:** ${r.refused?.count ?? 0}`,
+    ...(r.moves ?? []).map((m) => `- **Moved** from host ${m.from} to ${m.to} at ${m.at}, from ${short(m.fromCommit)} as pushed${m.redone ? `; the unfinished work of ${m.redone} on ${m.from} was lost and redone` : ''}`),
     '',
     '## Goal',
     '',

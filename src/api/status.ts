@@ -194,6 +194,17 @@ export interface MissionEvent {
   message: string;
 }
 
+/** A move of a mission to another host, from its repository URL as pushed at the last milestone. */
+export interface HostMove {
+  at: string;
+  from: string;
+  to: string;
+  /** The commit the new host started from: the last milestone's, as pushed (or the base commit before any). */
+  fromCommit: string;
+  /** The milestone whose unfinished work on the old host was lost and is redone on the new one. */
+  redone?: string;
+}
+
 /** What the `status` query returns. */
 export interface MissionStatus {
   missionId: string;
@@ -208,6 +219,8 @@ export interface MissionStatus {
   host?: string;
   /** Set while the mission's steps wait for a host whose worker does not poll its queue (README: moving a mission). */
   waitingForHost?: string;
+  /** Each time the mission moved to another host (moveHost): the work of an unfinished milestone was redone there. */
+  moves?: HostMove[];
   plan: Plan | null;
   planRevision: number;
   milestones: MilestoneStatus[];

@@ -28,7 +28,7 @@ import { raiseBudget } from '../api/budget';
 import type { MissionContext } from './agents';
 import { budgetGate } from './budget';
 import { retryAfterQuotaPark } from './quota';
-import { runMilestone } from './milestone';
+import { HostMover } from './move';
 import { HOST_AFFINITY_PATCH, missionProxies, steps, type MissionHost, type MissionProxies } from './proxies';
 import { MissionState, nowIso, type PlanDecision } from './state';
 
@@ -42,9 +42,11 @@ export async function mission(rawInput?: unknown, carried?: MissionCarry): Promi
   const state = new MissionState(info.workflowId, input.prompt, input.budget);
   if (carried) state.restore(carried.status, carried.activeMs, carried.searchAttributes, carried.costAttribute);
   registerHandlers(state);
+  const mover = new HostMover(state, hostWaits(state));
   const missionKey = missionKeyFor(info.workflowId);
   let ctx: MissionContext | undefined;
   let acts = missionProxies(undefined);
+  mover.register(input.repo, () => ctx?.host !== undefined);
   try {
     let head: string;
     let next = 0;
@@ -75,7 +77,8 @@ export async function mission(rawInput?: unknown, carried?: MissionCarry): Promi
     for (let i = next; i < milestones.length; i++) {
       await condition(() => !state.status.paused);
       await budgetGate(ctx);
-      head = await runMilestone(ctx, milestones[i]!, head);
+      // A moveHost signal cancels the milestone and runs it again on the new host (src/workflows/move.ts).
+      head = await mover.runMilestone(ctx, milestones[i]!, head);
       // Only between milestones: every child has finished, so the parent-close policy touches nothing.
       if (i + 1 < milestones.length && workflowInfo().continueAsNewSuggested) {
         state.record('continue-as-new', `history at ${workflowInfo().historyLength} events: continuing as a new run`);
@@ -85,7 +88,7 @@ export async function mission(rawInput?: unknown, carried?: MissionCarry): Promi
     state.setPhase('reporting', 'writing the mission report');
     // Ran to the end: `completed` only if nothing is unresolved (src/api/outcome.ts decides).
     const outcome = decideOutcome(state.status.milestones, state.status.plan);
-    const done = await retryAfterQuotaPark(state, ctx.missionId, 'the report', () => report(acts, state, missionKey, input, outcome));
+    const done = await retryAfterQuotaPark(state, ctx.missionId, 'the report', () => report(ctx!.acts, state, missionKey, input, outcome));
     const issues = done.unresolved.length ? ` with ${done.unresolved.length} unresolved item(s)` : '';
     state.setPhase(outcome, `mission completed${issues} on ${ctx.prep.branch}; report at ${done.reportPath}`);
     return done;
@@ -97,14 +100,15 @@ export async function mission(rawInput?: unknown, carried?: MissionCarry): Promi
       await CancellationScope.nonCancellable(async () => {
         if (cancelledCtx && state.status.milestones.every((m) => m.state === 'pending')) {
           // Cancelled before any work: remove the empty branch and worktree.
-          await acts.steps.discardMission({ repo: cancelledCtx.prep.repo, missionKey, baseCommit: cancelledCtx.prep.baseCommit });
+          await cancelledCtx.acts.steps.discardMission({ repo: cancelledCtx.prep.repo, missionKey, baseCommit: cancelledCtx.prep.baseCommit });
         }
-        await reportQuietly(acts, state, missionKey, input, 'cancelled');
+        await reportQuietly(cancelledCtx?.acts ?? acts, state, missionKey, input, 'cancelled');
       });
     } else {
       state.status.error = rootFailure(err);
       state.setPhase('failed', `mission failed: ${state.status.error.message}`);
-      await reportQuietly(acts, state, missionKey, input, 'failed');
+      // ctx.acts: the mission's host now, which a move may have changed.
+      await reportQuietly(ctx?.acts ?? acts, state, missionKey, input, 'failed');
       throw toMissionFailure(err);
     }
     throw err;

@@ -3,6 +3,7 @@ import { approve } from './approve';
 import { cancel } from './cancel';
 import { dev } from './dev';
 import { list } from './list';
+import { move } from './move';
 import { pause } from './pause';
 import { reject } from './reject';
 import { report } from './report';
@@ -26,6 +27,7 @@ export const COMMANDS: Record<string, Command> = {
   pause,
   resume,
   cancel,
+  move,
   status,
   watch,
   list,
