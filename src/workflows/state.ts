@@ -2,6 +2,7 @@ import { patched, setCurrentDetails, upsertSearchAttributes } from '@temporalio/
 import { MissionCostUsdKey, MissionStatusKey } from '../api/search';
 import { MAX_STATUS_EVENTS } from '../api/constants';
 import { budgetExceeded, type BudgetLimits } from '../api/budget';
+import { approvalGate } from '../api/gate';
 import type { Plan } from '../api/plan';
 import type { MissionReport } from '../api/report';
 import {
@@ -90,8 +91,14 @@ export class MissionState {
     if (this.searchAttributes) upsertSearchAttributes([{ key: MissionStatusKey, value: phase }]);
   }
 
-  /** One line for the Web UI and `temporal workflow describe`. */
+  /** One line for the Web UI and `temporal workflow describe`; at the approval gate, the plan and how to decide. */
   private details(now: string): string {
+    const line = this.detailsLine(now);
+    const gate = approvalGate(this.status);
+    return gate ? `${line}\n\n${gate}` : line;
+  }
+
+  private detailsLine(now: string): string {
     const milestones = this.status.milestones;
     const done = milestones.filter((m) => m.state === 'done').length;
     const progress = milestones.length ? ` · milestones ${done}/${milestones.length}` : '';
