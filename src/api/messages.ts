@@ -56,6 +56,14 @@ export const rejectPlanUpdate = defineUpdate<DecisionAck, [RejectPlan]>('rejectP
 export const revisePlanUpdate = defineUpdate<DecisionAck, [RevisePlan]>('revisePlan');
 export const pauseUpdate = defineUpdate<DecisionAck, [Pause]>('pause');
 export const resumeUpdate = defineUpdate<DecisionAck, [Resume]>('resume');
+/** From an agent's workflow to its mission: it has taken no new turn for the stall time (stalled) or has again (cleared). */
+export interface AgentLiveness {
+  taskId: string;
+  stalled: boolean;
+  waitingOn?: string;
+  since?: string;
+}
+export const agentLivenessSignal = defineSignal<[AgentLiveness]>('agentLiveness');
 export const statusQuery = defineQuery<MissionStatus>('status');
 /** The report once written (a failed or cancelled mission has no workflow result to carry it); null before. */
 export const reportQuery = defineQuery<MissionReport | null>('report');

@@ -12,6 +12,7 @@ import type { MissionStatus } from '../api/status';
 import type { MissionContext } from './agents';
 import { budgetGate } from './budget';
 import { registerDecisions } from './decisions';
+import { registerLiveness } from './liveness';
 import { retryAfterQuotaPark } from './quota';
 import { runMilestone } from './milestone';
 import { HOST_AFFINITY_PATCH, missionProxies, steps, type MissionHost, type MissionProxies } from './proxies';
@@ -210,6 +211,7 @@ function registerHandlers(state: MissionState): void {
   setHandler(reportQuery, () => state.report ?? null, { description: 'The mission report once it is written (also for failed and cancelled missions); null before' });
 
   registerDecisions(state);
+  registerLiveness(state);
 }
 
 /** Writes the report (Markdown and JSON under <home>/reports) and returns it as the workflow result. */

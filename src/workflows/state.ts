@@ -48,6 +48,8 @@ export class MissionState {
   costAttribute = false;
   /** The cost last written to MissionCostUsd. */
   private costPublished: number | undefined;
+  /** What the last phase change said: the current details repeat it. */
+  private now = '';
   /** Agents waiting in `budgetGate`, and the phase to return to. */
   readonly budgetGate: { waiters: number; before: Phase } = { waiters: 0, before: 'running' };
   /** Steps parked in `paused-quota`, the phase to return to, and how many resumes released them. */
@@ -87,7 +89,8 @@ export class MissionState {
   setPhase(phase: Phase, message?: string): void {
     this.status.phase = phase;
     this.record('phase', message ?? phase);
-    setCurrentDetails(this.details(message ?? phase));
+    this.now = message ?? phase;
+    setCurrentDetails(this.details(this.now));
     if (this.searchAttributes) upsertSearchAttributes([{ key: MissionStatusKey, value: phase }]);
   }
 
@@ -95,7 +98,13 @@ export class MissionState {
   private details(now: string): string {
     const line = this.detailsLine(now);
     const gate = approvalGate(this.status);
-    return gate ? `${line}\n\n${gate}` : line;
+    const stalled = (this.status.stalled ?? []).map((s) => `stalled: ${s.taskId} has taken no new turn since ${s.since}; waiting on ${s.waitingOn}`);
+    return [line, ...stalled].join('\n') + (gate ? `\n\n${gate}` : '');
+  }
+
+  /** Current details again, after something they show changed outside a phase change (an agent stalled). */
+  refreshDetails(): void {
+    setCurrentDetails(this.details(this.now));
   }
 
   private detailsLine(now: string): string {
