@@ -19,7 +19,7 @@ test('pause and resume: refused when they would change nothing; a budget raise o
   expect(toggleRefusal(status({ phase: 'running', paused: true }), true)).toBe('the mission is already paused');
   expect(toggleRefusal(status({ phase: 'running' }), false, { quotaWaiters: 0 })).toBe('the mission is already running');
   expect(toggleRefusal(status({ phase: 'running' }), false, { quotaWaiters: 1 })).toBeUndefined();
-  expect(toggleRefusal(status({ phase: 'paused-budget', budget: { activeMinutes: 0, exceeded: 'tokens 10 of 5' } }), false, { quotaWaiters: 0 })).toMatch(/^tokens 10 of 5; send resume with a raised budget/);
+  expect(toggleRefusal(status({ phase: 'paused-budget', budget: { maxTurnsPerFeature: 40, activeMinutes: 0, exceeded: 'tokens 10 of 5' } }), false, { quotaWaiters: 0 })).toMatch(/^tokens 10 of 5; send resume with a raised budget/);
   expect(toggleRefusal(status({ phase: 'paused-budget' }), false, { quotaWaiters: 0, budget: { maxTokens: 9 } })).toBeUndefined();
 });
 
