@@ -1,15 +1,9 @@
-import { Client, Connection, WorkflowIdConflictPolicy, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { Client, Connection, WorkflowIdConflictPolicy, WorkflowUpdateFailedError, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import type { UpdateDefinition } from '@temporalio/common';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { MISSION_WORKFLOW, TASK_QUEUE } from './api/constants';
 import { MissionInputError, parseMissionInput, type MissionRequest } from './api/input';
-import {
-  approvePlanSignal,
-  rejectPlanSignal,
-  revisePlanSignal,
-  statusQuery,
-  type ApprovePlan,
-  type RejectPlan,
-} from './api/messages';
+import { approvePlanUpdate, rejectPlanUpdate, revisePlanUpdate, statusQuery, type ApprovePlan, type DecisionAck, type RejectPlan } from './api/messages';
 import type { MissionReport } from './api/report';
 import type { MissionStatus } from './api/status';
 import type { mission } from './workflows/mission';
@@ -48,16 +42,32 @@ export async function startMission(client: Client, request: MissionRequest, opts
   });
 }
 
-export function approvePlan(client: Client, missionId: string, payload: ApprovePlan = {}): Promise<void> {
-  return client.workflow.getHandle(missionId).signal(approvePlanSignal, payload);
+/** The mission refused a decision (an update's validator said no): the message says why, e.g. the phase it is in. */
+export class DecisionRefusedError extends Error {
+  override name = 'DecisionRefusedError';
 }
 
-export function rejectPlan(client: Client, missionId: string, payload: RejectPlan = {}): Promise<void> {
-  return client.workflow.getHandle(missionId).signal(rejectPlanSignal, payload);
+/** Sends a decision as an update: resolves once the mission took it, throws DecisionRefusedError with its reason if not. */
+export async function sendDecision<P>(handle: WorkflowHandle, update: UpdateDefinition<DecisionAck, [P]>, payload: P): Promise<DecisionAck> {
+  try {
+    return await handle.executeUpdate(update, { args: [payload] });
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) throw new DecisionRefusedError(err.cause?.message ?? err.message);
+    throw err;
+  }
 }
 
-export function revisePlan(client: Client, missionId: string, feedback: string): Promise<void> {
-  return client.workflow.getHandle(missionId).signal(revisePlanSignal, { feedback });
+/** `revision`: the planRevision you read; an approval of an older plan (revised since) is refused. */
+export function approvePlan(client: Client, missionId: string, payload: ApprovePlan = {}): Promise<DecisionAck> {
+  return sendDecision(client.workflow.getHandle(missionId), approvePlanUpdate, payload);
+}
+
+export function rejectPlan(client: Client, missionId: string, payload: RejectPlan = {}): Promise<DecisionAck> {
+  return sendDecision(client.workflow.getHandle(missionId), rejectPlanUpdate, payload);
+}
+
+export function revisePlan(client: Client, missionId: string, feedback: string): Promise<DecisionAck> {
+  return sendDecision(client.workflow.getHandle(missionId), revisePlanUpdate, { feedback });
 }
 
 export function getStatus(client: Client, missionId: string): Promise<MissionStatus> {

@@ -79,7 +79,7 @@ test('a decision that does not fit the phase is not reported as sent: approve wh
 
   const early = await runCli(h, ['approve', id]);
   expect(early.code).toBe(1);
-  expect(early.err.join('\n')).toMatch(/approvePlan not sent: the mission is planning, not awaiting approval/);
+  expect(early.err.join('\n')).toMatch(/approvePlan refused: the mission is planning, not awaiting approval/);
   expect(early.out.join('')).not.toMatch(/sent to/);
 
   await h.waitFor(handle, (s) => s.phase === 'awaiting-approval');
@@ -88,7 +88,7 @@ test('a decision that does not fit the phase is not reported as sent: approve wh
   expect(approved.out[0]!.trim()).toBe(`approvePlan applied to ${id}`);
   const again = await runCli(h, ['approve', id]);
   expect(again.code).toBe(1);
-  expect(again.err.join('\n')).toMatch(/approvePlan not sent: the mission is (running|validating|committing|reporting|completed), not awaiting approval|has already ended/);
+  expect(again.err.join('\n')).toMatch(/approvePlan refused: the mission is (running|validating|committing|reporting|completed), not awaiting approval|has already ended/);
   await handle.result();
   const ended = await runCli(h, ['reject', id]);
   expect(ended.code).toBe(1);

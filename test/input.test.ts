@@ -20,6 +20,7 @@ describe('mission input', () => {
           validation: {},
           budget: { maxTurnsPerFeature: 40 },
           sandbox: { network: false },
+          stallAfterSeconds: 600,
         },
       });
     }

@@ -232,10 +232,12 @@ test('workflows, child workflows and activities carry readable summaries for the
   // The built-in metadata query carries the current details and the handler descriptions.
   const meta = (await handle.query('__temporal_workflow_metadata')) as {
     currentDetails: string;
-    definition: { signalDefinitions: { name: string; description?: string }[] };
+    definition: { signalDefinitions: { name: string; description?: string }[]; updateDefinitions: { name: string; description?: string }[] };
   };
   expect(meta.currentDetails).toMatch(/^completed: mission completed on mission\/\S+; report at .* · milestones 1\/1 · \d+ tokens$/);
-  expect(meta.definition.signalDefinitions.find((d) => d.name === 'approvePlan')?.description).toBe('Approve the plan: { comment?, approvedBy? }');
+  expect(meta.definition.signalDefinitions.find((d) => d.name === 'approvePlan')?.description).toMatch(/^Approve the plan: \{ comment\?, approvedBy\?, revision\? \}/);
+  // The same decision as an update answers back; the Web UI lists both.
+  expect(meta.definition.updateDefinitions.find((d) => d.name === 'approvePlan')?.description).toMatch(/Answers at once: refused with the reason/);
 
   // Search attributes let people filter missions in the Web UI and with `temporal workflow list --query`.
   const query = `WorkflowId = '${handle.workflowId}' AND MissionStatus = 'completed' AND MissionRepo = '${git(repo, 'rev-parse', '--show-toplevel')}'`;

@@ -42,6 +42,10 @@ test('the Web UI of the local dev server shows a running mission with its summar
     await page.getByText('User Metadata', { exact: true }).first().click();
     expect(await frameText(page, /awaiting-approval: waiting for approvePlan, rejectPlan or revisePlan · milestones 0\/1/)).toBeTruthy();
     expect(await frameText(page, /Repository \/.*, base main/)).toBeTruthy();
+    // At the gate the current details carry the plan in Markdown and the commands that decide it.
+    expect(await frameText(page, /Plan \(revision 1\): Browser plan/)).toBeTruthy();
+    expect(await frameText(page, new RegExp(`mission approve ${id} --revision 1`))).toBeTruthy();
+    expect(await frameText(page, new RegExp(`temporal workflow update execute --workflow-id ${id} --name approvePlan`))).toBeTruthy();
     expect(await frameText(page, /^mission: Show me in the browser$/m)).toBeTruthy();
     mkdirSync(ARTIFACTS, { recursive: true });
     const shot = path.join(ARTIFACTS, 'webui-mission.png');

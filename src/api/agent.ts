@@ -60,6 +60,8 @@ export const FeatureInput = z.strictObject({
   /** The input's `models.contextWindow`, when set. */
   contextWindows: z.record(z.string(), z.number()).optional(),
   maxTurns: z.number().int().min(1),
+  /** The input's `stallAfterSeconds`: with no new turn for this long the agent tells the mission it is stalled. */
+  stallAfterSeconds: z.number().positive().optional(),
   /** Commit the agent's work with this message; absent when the caller concludes (a merge in progress). */
   commitMessage: z.string().optional(),
   /** What the agent's commands may reach beyond the working tree (the mission's sandbox settings). */

@@ -68,6 +68,8 @@ export const MissionInput = z.strictObject({
   maxMilestones: int(1, 20).default(6).describe('most milestones the plan may have'),
   maxFeaturesPerMilestone: int(1, 20).default(6).describe('most features per milestone'),
   maxConcurrency: int(1, 16).default(3).describe('feature agents running at once'),
+  stallAfterSeconds: z.number({ error: 'must be a number of seconds' }).positive('must be greater than 0').default(600)
+    .describe('an agent with no new turn for this long shows as stalled (status, MissionStalled, current details)'),
   useWorktrees: z.boolean({ error: 'must be true or false' }).default(false).describe('one git worktree and branch per feature (parallel features)'),
   baseBranch: z.string().trim().min(1, 'must not be empty').default('main').describe('branch the mission starts from'),
   models: Models.prefault({}),

@@ -1,4 +1,4 @@
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { MissionReport } from './report';
 import type { AgentProgress, MissionStatus } from './status';
@@ -7,6 +7,8 @@ import type { AgentProgress, MissionStatus } from './status';
 export const ApprovePlan = z.strictObject({
   comment: z.string().optional(),
   approvedBy: z.string().optional(),
+  /** The plan revision (status.planRevision) this approval is for: an approval of an older plan is refused. */
+  revision: z.number().int('must be a whole number').positive('must be greater than 0').optional(),
 });
 export type ApprovePlan = z.infer<typeof ApprovePlan>;
 
@@ -49,6 +51,30 @@ export const revisePlanSignal = defineSignal<[RevisePlan]>('revisePlan');
 export const pauseSignal = defineSignal<[Pause?]>('pause');
 export const resumeSignal = defineSignal<[Resume?]>('resume');
 export const moveHostSignal = defineSignal<[MoveHost?]>('moveHost');
+/**
+ * The same decisions as Updates under the same names: the caller learns at once whether the mission took the
+ * decision, or why not (the validator refuses it, with the reason, and nothing is recorded in history).
+ * The signals stay for the Web UI's signal form and `temporal workflow signal`.
+ */
+export interface DecisionAck {
+  decision: string;
+  phase: MissionStatus['phase'];
+  planRevision: number;
+  paused: boolean;
+}
+export const approvePlanUpdate = defineUpdate<DecisionAck, [ApprovePlan]>('approvePlan');
+export const rejectPlanUpdate = defineUpdate<DecisionAck, [RejectPlan]>('rejectPlan');
+export const revisePlanUpdate = defineUpdate<DecisionAck, [RevisePlan]>('revisePlan');
+export const pauseUpdate = defineUpdate<DecisionAck, [Pause]>('pause');
+export const resumeUpdate = defineUpdate<DecisionAck, [Resume]>('resume');
+/** From an agent's workflow to its mission: it has taken no new turn for the stall time (stalled) or has again (cleared). */
+export interface AgentLiveness {
+  taskId: string;
+  stalled: boolean;
+  waitingOn?: string;
+  since?: string;
+}
+export const agentLivenessSignal = defineSignal<[AgentLiveness]>('agentLiveness');
 export const statusQuery = defineQuery<MissionStatus>('status');
 /** The report once written (a failed or cancelled mission has no workflow result to carry it); null before. */
 export const reportQuery = defineQuery<MissionReport | null>('report');

@@ -236,5 +236,16 @@ export interface MissionStatus {
   parked?: string;
   sandbox?: SandboxInfo;
   refused?: RefusedActions;
+  /** Agents with no new turn for `stallAfterSeconds`, and what each waits on; absent when none is. */
+  stalled?: StalledAgent[];
   events: MissionEvent[];
+}
+
+/** An agent that took no new turn for the input's `stallAfterSeconds`. */
+export interface StalledAgent {
+  taskId: string;
+  /** `model call`, `command: <label>` or `worker` (its step was not picked up). */
+  waitingOn: string;
+  /** When its current turn started. */
+  since: string;
 }

@@ -29,16 +29,16 @@ export function decisionCommands(id: string, address?: string): string {
 }
 
 /**
- * Asks on the terminal: approve, reject or revise. Resolves quietly when `signal` aborts (the plan was decided
+ * Asks on the terminal: approve, reject or revise (an approval names the plan revision shown: a plan revised meanwhile is not approved unseen). Resolves quietly when `signal` aborts (the plan was decided
  * elsewhere, e.g. in the Web UI or from another shell).
  */
-export async function askForApproval(client: Client, id: string, signal: AbortSignal): Promise<void> {
+export async function askForApproval(client: Client, id: string, signal: AbortSignal, revision?: number): Promise<void> {
   const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
   const ask = (q: string) => rl.question(q, { signal });
   try {
     for (;;) {
       const answer = (await ask('Approve this plan? [y]es / [n]o (reject) / [r]evise with feedback: ')).trim().toLowerCase();
-      if (answer === 'y' || answer === 'yes') return void (await approvePlan(client, id, { approvedBy: process.env.USER ?? 'terminal' }));
+      if (answer === 'y' || answer === 'yes') return void (await approvePlan(client, id, { approvedBy: process.env.USER ?? 'terminal', revision }));
       if (answer === 'n' || answer === 'no') return void (await rejectPlan(client, id, { reason: (await ask('Reason (optional): ')).trim() || undefined }));
       if (answer === 'r' || answer === 'revise') {
         const feedback = (await ask('What should change? ')).trim();

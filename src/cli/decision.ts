@@ -1,20 +1,22 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { statusQuery } from '../api/messages';
+import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
+import { statusQuery, type DecisionAck } from '../api/messages';
+import { DecisionRefusedError, sendDecision } from '../client';
 import { queryWithin } from './common';
-import type { MissionEvent, MissionStatus } from '../api/status';
+import type { MissionStatus } from '../api/status';
 
 /**
- * Signals are fire-and-forget: Temporal accepts one for any running workflow, and a mission ignores a
- * decision that does not fit its phase (it records why). So a decision command checks the phase before it
- * sends, then waits briefly for the mission to say whether it applied or ignored the signal, and reports
- * exactly that instead of "sent".
+ * A decision goes as an Update: the mission's validator accepts it or refuses it at once with the reason
+ * ("the mission is planning, not awaiting approval"), which the command prints before exiting non-zero.
+ * Only when no worker answers (an update would wait for one) does it go as the signal of the same name,
+ * which the mission takes up when a worker is back.
  */
-export interface Decision {
-  /** The signal's name, as the mission records it in its events. */
-  signal: string;
-  /** Why the mission cannot take this decision now (checked before sending), or undefined when it can. */
-  unfit?: (status: MissionStatus) => string | undefined;
-  send(handle: WorkflowHandle): Promise<void>;
+export interface Decision<P> {
+  /** The update's and the signal's name, as the mission records it in its events. */
+  name: string;
+  update: UpdateDefinition<DecisionAck, [P]>;
+  signal: SignalDefinition<[P] | [P?]>;
+  payload: P;
 }
 
 export interface DecisionResult {
@@ -22,28 +24,28 @@ export interface DecisionResult {
   text: string;
 }
 
-const ACK_WAIT_MS = 10_000;
 const QUERY_DEADLINE_MS = 5_000;
 
-export async function decide(client: Client, missionId: string, decision: Decision): Promise<DecisionResult> {
+export async function decide<P>(client: Client, missionId: string, decision: Decision<P>): Promise<DecisionResult> {
   const handle = client.workflow.getHandle(missionId);
   const { status: run } = await handle.describe();
-  if (run.name !== 'RUNNING') throw new Error(`mission ${missionId} has already ended (${run.name.toLowerCase()}); ${decision.signal} was not sent`);
-  const before = await statusOf(client, handle);
-  const unfit = before && decision.unfit?.(before);
-  if (unfit) throw new Error(`${decision.signal} not sent: ${unfit}`);
-
-  await decision.send(handle);
-  const answer = before ? await acknowledgement(client, handle, decision.signal, before.events.at(-1)) : undefined;
-  if (answer?.ignored) throw new Error(`${decision.signal} was sent but the mission ignored it: ${answer.ignored}`);
-  const applied = answer?.applied === true;
-  const text = applied
-    ? `${decision.signal} applied to ${missionId}`
-    : `${decision.signal} sent to ${missionId}; the mission has not taken it up yet (is a worker running? "mission status ${missionId}" shows when it does)`;
-  return { value: { missionId, signal: decision.signal, sent: true, applied }, text };
+  if (run.name !== 'RUNNING') throw new Error(`mission ${missionId} has already ended (${run.name.toLowerCase()}); ${decision.name} was not sent`);
+  if (!(await statusOf(client, handle))) {
+    await handle.signal(decision.signal as SignalDefinition<[P]>, decision.payload);
+    const text = `${decision.name} sent to ${missionId} as a signal: no worker answers now, so the mission takes it up (or records why not) when one is back; "mission status ${missionId}" shows which`;
+    return { value: { missionId, signal: decision.name, sent: true, applied: false }, text };
+  }
+  try {
+    await sendDecision(handle, decision.update, decision.payload);
+    return { value: { missionId, signal: decision.name, sent: true, applied: true }, text: `${decision.name} applied to ${missionId}` };
+  } catch (err) {
+    // The reason already names the decision: "approvePlan refused: the mission is planning, not awaiting approval".
+    if (err instanceof DecisionRefusedError) throw new Error(err.message, { cause: err });
+    throw err;
+  }
 }
 
-/** The mission's status, or undefined when no worker answers the query in time (a signal still reaches it later). */
+/** The mission's status, or undefined when no worker answers the query in time. */
 async function statusOf(client: Client, handle: WorkflowHandle): Promise<MissionStatus | undefined> {
   try {
     return await queryWithin(client, handle, statusQuery, QUERY_DEADLINE_MS);
@@ -51,31 +53,3 @@ async function statusOf(client: Client, handle: WorkflowHandle): Promise<Mission
     return undefined;
   }
 }
-
-/** Looks for the mission's own record of the signal among the events that came after `last`. */
-async function acknowledgement(client: Client, handle: WorkflowHandle, signal: string, last: MissionEvent | undefined): Promise<{ applied?: true; ignored?: string } | undefined> {
-  const deadline = Date.now() + ACK_WAIT_MS;
-  while (Date.now() < deadline) {
-    const status = await statusOf(client, handle);
-    for (const event of status ? eventsAfter(status.events, last) : []) {
-      if (event.type === 'signal-ignored' && event.message.startsWith(`${signal} ignored: `)) return { ignored: event.message.slice(signal.length + 10) };
-      if (event.type === 'signal-ignored') continue;
-      if (event.message.startsWith(`${signal} received`) || event.type === signal || (signal === 'resume' && event.type === 'budget')) return { applied: true };
-    }
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  return undefined;
-}
-
-function eventsAfter(events: MissionEvent[], last: MissionEvent | undefined): MissionEvent[] {
-  if (!last) return events;
-  for (let i = events.length - 1; i >= 0; i--) {
-    const e = events[i]!;
-    if (e.at === last.at && e.type === last.type && e.message === last.message) return events.slice(i + 1);
-  }
-  return events;
-}
-
-/** For approve, reject and revise: only a mission waiting at the approval gate takes them. */
-export const atApprovalGate = (status: MissionStatus): string | undefined =>
-  status.phase === 'awaiting-approval' ? undefined : `the mission is ${status.phase}, not awaiting approval`;

@@ -23,9 +23,14 @@ export function progressLines(status: MissionStatus, agents: AgentsProgress = {}
     lines.push(`  ${m.id} ${m.state}${m.validation ? ` · validation ${m.validation.status}` : ''}  ${m.title}`);
     for (const f of m.features) {
       const live = agents[`${m.id}/${f.id}`];
-      lines.push(`    ${f.id} ${f.state}${f.merge ? ` · ${f.merge.state}` : ''}${live ? ` · ${describeProgress(live)}` : f.turns ? ` · ${f.turns} turns` : ''}`);
+      const stalled = status.stalled?.find((s) => s.taskId === f.id);
+      const state = stalled ? `${f.state} · stalled (waiting on ${stalled.waitingOn} since ${stalled.since})` : f.state;
+      lines.push(`    ${f.id} ${state}${f.merge ? ` · ${f.merge.state}` : ''}${live ? ` · ${describeProgress(live)}` : f.turns ? ` · ${f.turns} turns` : ''}`);
     }
   }
+  // Agents that are not features (merge conflicts, repairs) show their stall here.
+  const features = new Set(status.milestones.flatMap((m) => m.features.map((f) => f.id)));
+  for (const s of status.stalled ?? []) if (!features.has(s.taskId)) lines.push(`  ${s.taskId} stalled (waiting on ${s.waitingOn} since ${s.since})`);
   return lines;
 }
 

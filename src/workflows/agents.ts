@@ -49,6 +49,7 @@ export async function runAgent(ctx: MissionContext, task: AgentTask, place: Agen
     ...place,
     model: task.role === 'repair' ? (ctx.input.models.validator ?? ctx.input.models.worker) : ctx.input.models.worker,
     maxTurns: ctx.input.budget.maxTurnsPerFeature,
+    stallAfterSeconds: ctx.input.stallAfterSeconds,
     ...(ctx.input.models.contextWindow ? { contextWindows: ctx.input.models.contextWindow } : {}),
     ...(ctx.input.models.prices ? { prices: ctx.input.models.prices } : {}),
     ...(ctx.prep.sandbox ? { sandbox: { network: ctx.prep.sandbox.network, env: ctx.prep.sandbox.env } } : {}),

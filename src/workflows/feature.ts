@@ -5,6 +5,7 @@ import { describeIssues } from '../api/issues';
 import { agentProgressQuery } from '../api/messages';
 import { addTokens, MAX_REFUSED_SHOWN, ZERO_TOKENS, type AgentProgress } from '../api/status';
 import { localModel, localTools, missionProxies, model, steps, tools } from './proxies';
+import { LIVENESS_PATCH, TurnWatch } from './liveness';
 import { workflowNow } from './state';
 
 /**
@@ -57,6 +58,9 @@ async function runAgentLoop(raw: FeatureInput, spent: AgentSpent): Promise<Featu
   const progress: AgentProgress = { taskId, turn, maxTurns: input.maxTurns, tokens };
   setHandler(agentProgressQuery, () => progress);
   const refused = { count: carried?.refused?.count ?? 0, last: carried?.refused?.last ?? [] };
+  // Agents recorded before liveness replay without the per-turn timer.
+  const watch = input.stallAfterSeconds && patched(LIVENESS_PATCH) ? new TurnWatch(taskId, input.stallAfterSeconds * 1000, workflowInfo().parent?.workflowId) : undefined;
+  const step = <T>(waitingOn: string, run: Promise<T>): Promise<T> => (watch ? watch.step(waitingOn, run) : run);
   while (!finish && turn < input.maxTurns) {
     // The conversation is on disk, so a new run only needs the loop's counters: history restarts near zero.
     if (workflowInfo().continueAsNewSuggested) {
@@ -65,16 +69,20 @@ async function runAgentLoop(raw: FeatureInput, spent: AgentSpent): Promise<Featu
     turn += 1;
     setCurrentDetails(`${taskId}: turn ${turn} of at most ${input.maxTurns}, ${tokens.total} tokens so far`);
     progress.turn = turn;
-    const reply = await turnModel.agentTurn.executeWithOptions({ summary: `llm: ${taskId} turn ${turn}` }, [{ session, turn, model: input.model, ...(input.contextWindows ? { contextWindows: input.contextWindows } : {}) }]);
+    watch?.turn();
+    const reply = await step('model call', turnModel.agentTurn.executeWithOptions({ summary: `llm: ${taskId} turn ${turn}` }, [{ session, turn, model: input.model, ...(input.contextWindows ? { contextWindows: input.contextWindows } : {}) }]));
     tokens = addTokens(tokens, reply.tokens);
     Object.assign(spent, { tokens, turns: turn });
     progress.tokens = tokens;
     // Every tool call gets its answer (the transcript must stay valid), finish included.
     for (const call of reply.toolCalls) {
       progress.lastTool = call.label;
-      const result = await turnTools.runTool.executeWithOptions({ summary: `tool: ${call.label}` }, [
-        { session, callId: call.id, workdir: input.workdir, repo: input.repo, branch: input.branch, ...(input.sandbox ? { sandbox: input.sandbox } : {}) },
-      ]);
+      const result = await step(
+        `tool: ${call.label}`,
+        turnTools.runTool.executeWithOptions({ summary: `tool: ${call.label}` }, [
+          { session, callId: call.id, workdir: input.workdir, repo: input.repo, branch: input.branch, ...(input.sandbox ? { sandbox: input.sandbox } : {}) },
+        ]),
+      );
       finish ??= result.finish;
       if (result.refused) {
         refused.count += 1;
@@ -83,6 +91,7 @@ async function runAgentLoop(raw: FeatureInput, spent: AgentSpent): Promise<Featu
     }
   }
 
+  watch?.end();
   const summary = finish?.summary ?? `stopped at the turn budget (${input.maxTurns} turns) without calling finish`;
   setCurrentDetails(`${taskId}: ${finish?.status ?? 'incomplete'} after ${turn} turn(s): ${summary}`);
   const { commit } = input.commitMessage

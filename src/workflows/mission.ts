@@ -1,32 +1,18 @@
 import { CancellationScope, condition, ContinueAsNew, continueAsNew, isCancellation, patched, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { z } from 'zod';
 import { MAX_PLAN_ATTEMPTS } from '../api/constants';
 import { missionFailure, rootFailure, toMissionFailure } from '../api/errors';
 import { missionKeyFor } from '../api/ids';
 import { parseMissionInputOrFail, type MissionInput } from '../api/input';
 import { decideOutcome } from '../api/outcome';
-import { describeIssues } from '../api/issues';
-import {
-  ApprovePlan,
-  approvePlanSignal,
-  Pause,
-  pauseSignal,
-  RejectPlan,
-  rejectPlanSignal,
-  Resume,
-  resumeSignal,
-  RevisePlan,
-  revisePlanSignal,
-  reportQuery,
-  statusQuery,
-} from '../api/messages';
+import { reportQuery, statusQuery } from '../api/messages';
 import type { Plan } from '../api/plan';
 import { reportFromStatus, type MissionReport, type Outcome } from '../api/report';
 import { MissionRepoKey, MissionStatusKey } from '../api/search';
-import { FINAL_PHASES, type MissionStatus } from '../api/status';
-import { raiseBudget } from '../api/budget';
+import type { MissionStatus } from '../api/status';
 import type { MissionContext } from './agents';
 import { budgetGate } from './budget';
+import { registerDecisions } from './decisions';
+import { registerLiveness } from './liveness';
 import { retryAfterQuotaPark } from './quota';
 import { HostMover } from './move';
 import { HOST_AFFINITY_PATCH, missionProxies, steps, type MissionHost, type MissionProxies } from './proxies';
@@ -223,60 +209,13 @@ async function planUntilDecided(ctx: MissionContext): Promise<Exclude<PlanDecisi
   }
 }
 
-/** Handlers live next to the workflow. A signal that does not fit the phase is recorded, never thrown. */
+/** Queries here; the decisions (signals and updates of the same names) in ./decisions. */
 function registerHandlers(state: MissionState): void {
   setHandler(statusQuery, () => state.status, { description: 'Mission phase, plan, milestones, features, tokens and recent events' });
   setHandler(reportQuery, () => state.report ?? null, { description: 'The mission report once it is written (also for failed and cancelled missions); null before' });
 
-  const decide = <S extends z.ZodType>(name: string, schema: S, raw: unknown, toDecision: (value: z.infer<S>) => PlanDecision) => {
-    const parsed = schema.safeParse(raw ?? {});
-    if (!parsed.success) return state.ignore(name, `invalid payload: ${describeIssues(parsed.error, schema).join('; ')}`);
-    if (state.phase !== 'awaiting-approval') return state.ignore(name, `the mission is ${state.phase}, not awaiting approval`);
-    if (state.decision) return state.ignore(name, `a ${state.decision.kind} decision is already being applied`);
-    state.decision = toDecision(parsed.data);
-    state.record('signal', `${name} received`);
-  };
-  setHandler(approvePlanSignal, (raw) => decide('approvePlan', ApprovePlan, raw, (v) => ({ kind: 'approve', ...v })), {
-    description: 'Approve the plan: { comment?, approvedBy? }',
-  });
-  setHandler(rejectPlanSignal, (raw) => decide('rejectPlan', RejectPlan, raw, (v) => ({ kind: 'reject', ...v })), {
-    description: 'Reject the plan and end the mission: { reason? }',
-  });
-  setHandler(revisePlanSignal, (raw) => decide('revisePlan', RevisePlan, raw, (v) => ({ kind: 'revise', ...v })), {
-    description: 'Plan again with feedback: { feedback }',
-  });
-
-  const toggle = <S extends z.ZodType>(name: string, schema: S, raw: unknown, paused: boolean) => {
-    const parsed = schema.safeParse(raw ?? {});
-    if (!parsed.success) return state.ignore(name, `invalid payload: ${describeIssues(parsed.error, schema).join('; ')}`);
-    if (FINAL_PHASES.includes(state.phase)) return state.ignore(name, `the mission is already ${state.phase}`);
-    if (state.status.paused === paused) return state.ignore(name, `the mission is already ${paused ? 'paused' : 'running'}`);
-    state.status.paused = paused;
-    state.record(name, paused ? 'paused: no new work starts; running work finishes' : 'resumed');
-  };
-  setHandler(pauseSignal, (raw) => toggle('pause', Pause, raw, true), { description: 'Stop starting new work: { reason? }' });
-  setHandler(
-    resumeSignal,
-    (raw) => {
-      const parsed = Resume.safeParse(raw ?? {});
-      if (parsed.success && state.quotaGate.waiters > 0) {
-        // Parked by a rate-limit storm: any resume tries the refused calls again (a budget raise and an unpause also apply).
-        state.quotaGate.released += 1;
-        state.record('resume', 'resumed: the model calls refused for rate limit or quota are tried again');
-        if (!parsed.data.budget && !state.status.paused) return;
-      }
-      if (parsed.success && parsed.data.budget && !FINAL_PHASES.includes(state.phase)) {
-        state.status.budget = raiseBudget(state.status.budget, parsed.data.budget);
-        const still = state.overBudget();
-        state.record('budget', `budget raised to ${JSON.stringify(parsed.data.budget)}${still ? `; still over it (${still})` : ''}`);
-        if (!state.status.paused) return;
-      } else if (parsed.success && state.phase === 'paused-budget' && !state.status.paused) {
-        return state.ignore('resume', `${state.status.budget.exceeded ?? 'over budget'}; send resume with a raised budget: { "budget": { "maxTokens": N } }`);
-      }
-      toggle('resume', Resume, raw, false);
-    },
-    { description: 'Continue after pause, raise the budget of a mission in paused-budget, or retry after paused-quota: { comment?, budget?: { maxTokens?, maxMinutes?, maxCostUsd? } }' },
-  );
+  registerDecisions(state);
+  registerLiveness(state);
 }
 
 /** Writes the report (Markdown and JSON under <home>/reports) and returns it as the workflow result. */

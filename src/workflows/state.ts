@@ -2,6 +2,7 @@ import { patched, setCurrentDetails, upsertSearchAttributes } from '@temporalio/
 import { MissionCostUsdKey, MissionStatusKey } from '../api/search';
 import { MAX_STATUS_EVENTS } from '../api/constants';
 import { budgetExceeded, type BudgetLimits } from '../api/budget';
+import { approvalGate } from '../api/gate';
 import type { Plan } from '../api/plan';
 import type { MissionReport } from '../api/report';
 import {
@@ -47,6 +48,8 @@ export class MissionState {
   costAttribute = false;
   /** The cost last written to MissionCostUsd. */
   private costPublished: number | undefined;
+  /** What the last phase change said: the current details repeat it. */
+  private now = '';
   /** Agents waiting in `budgetGate`, and the phase to return to. */
   readonly budgetGate: { waiters: number; before: Phase } = { waiters: 0, before: 'running' };
   /** Steps parked in `paused-quota`, the phase to return to, and how many resumes released them. */
@@ -86,12 +89,25 @@ export class MissionState {
   setPhase(phase: Phase, message?: string): void {
     this.status.phase = phase;
     this.record('phase', message ?? phase);
-    setCurrentDetails(this.details(message ?? phase));
+    this.now = message ?? phase;
+    setCurrentDetails(this.details(this.now));
     if (this.searchAttributes) upsertSearchAttributes([{ key: MissionStatusKey, value: phase }]);
   }
 
-  /** One line for the Web UI and `temporal workflow describe`. */
+  /** One line for the Web UI and `temporal workflow describe`; at the approval gate, the plan and how to decide. */
   private details(now: string): string {
+    const line = this.detailsLine(now);
+    const gate = approvalGate(this.status);
+    const stalled = (this.status.stalled ?? []).map((s) => `stalled: ${s.taskId} has taken no new turn since ${s.since}; waiting on ${s.waitingOn}`);
+    return [line, ...stalled].join('\n') + (gate ? `\n\n${gate}` : '');
+  }
+
+  /** Current details again, after something they show changed outside a phase change (an agent stalled). */
+  refreshDetails(): void {
+    setCurrentDetails(this.details(this.now));
+  }
+
+  private detailsLine(now: string): string {
     const milestones = this.status.milestones;
     const done = milestones.filter((m) => m.state === 'done').length;
     const progress = milestones.length ? ` · milestones ${done}/${milestones.length}` : '';

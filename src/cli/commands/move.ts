@@ -1,6 +1,6 @@
 import { moveHostSignal } from '../../api/messages';
 import { missionCommand, str } from '../common';
-import { decide } from '../decision';
+import { decideBySignal } from '../signal-decision';
 
 /**
  * Moves a mission whose repository is a git URL to another host (its host is gone): the mission checks, and refuses
@@ -13,7 +13,7 @@ export const move = missionCommand(
     options: { to: { type: 'string' }, reason: { type: 'string' } },
   },
   (c, id, v) =>
-    decide(c, id, {
+    decideBySignal(c, id, {
       signal: 'moveHost',
       unfit: (status) => (status.host ? undefined : 'the mission is not bound to a host (it started before host affinity, or has no host yet)'),
       send: (handle) => handle.signal(moveHostSignal, { to: str(v.to), reason: str(v.reason) }),

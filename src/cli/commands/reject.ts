@@ -1,8 +1,8 @@
-import { rejectPlan } from '../../client';
+import { rejectPlanSignal, rejectPlanUpdate } from '../../api/messages';
 import { missionCommand, str } from '../common';
-import { atApprovalGate, decide } from '../decision';
+import { decide } from '../decision';
 
 export const reject = missionCommand(
   { summary: 'Reject the plan and end the mission', usage: 'mission reject MISSION_ID [--reason TEXT]', options: { reason: { type: 'string' } } },
-  (c, id, v) => decide(c, id, { signal: 'rejectPlan', unfit: atApprovalGate, send: () => rejectPlan(c, id, { reason: str(v.reason) }) }),
+  (c, id, v) => decide(c, id, { name: 'rejectPlan', update: rejectPlanUpdate, signal: rejectPlanSignal, payload: { reason: str(v.reason) } }),
 );

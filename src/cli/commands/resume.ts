@@ -1,4 +1,4 @@
-import { resumeSignal } from '../../api/messages';
+import { resumeSignal, resumeUpdate } from '../../api/messages';
 import { missionCommand, str, UsageError, type Values } from '../common';
 import { decide } from '../decision';
 
@@ -23,5 +23,5 @@ export const resume = missionCommand(
     options: { comment: { type: 'string' }, 'budget.max-tokens': { type: 'string' }, 'budget.max-minutes': { type: 'string' }, 'budget.max-cost-usd': { type: 'string' } },
     check: (v) => void budgetRaise(v),
   },
-  (c, id, v) => decide(c, id, { signal: 'resume', send: (handle) => handle.signal(resumeSignal, { comment: str(v.comment), budget: budgetRaise(v) }) }),
+  (c, id, v) => decide(c, id, { name: 'resume', update: resumeUpdate, signal: resumeSignal, payload: { comment: str(v.comment), budget: budgetRaise(v) } }),
 );

@@ -1,6 +1,6 @@
-import { revisePlan } from '../../client';
+import { revisePlanSignal, revisePlanUpdate } from '../../api/messages';
 import { missionCommand, str, UsageError } from '../common';
-import { atApprovalGate, decide } from '../decision';
+import { decide } from '../decision';
 
 const REVISE_USAGE = 'mission revise MISSION_ID --feedback TEXT';
 export const revise = missionCommand(
@@ -12,5 +12,5 @@ export const revise = missionCommand(
       if (!str(v.feedback)?.trim()) throw new UsageError(`--feedback is required\nusage: ${REVISE_USAGE}`);
     },
   },
-  (c, id, v) => decide(c, id, { signal: 'revisePlan', unfit: atApprovalGate, send: () => revisePlan(c, id, str(v.feedback)!) }),
+  (c, id, v) => decide(c, id, { name: 'revisePlan', update: revisePlanUpdate, signal: revisePlanSignal, payload: { feedback: str(v.feedback)! } }),
 );

@@ -77,7 +77,7 @@ async function follow(client: Client, id: string, ctx: Context, temporal: LocalT
     else console.log(renderPlan(status.plan!));
     if (interactive) {
       asking = new AbortController();
-      void askForApproval(client, id, asking.signal).catch((err: Error) => note(`could not send the decision: ${err.message}`));
+      void askForApproval(client, id, asking.signal, status.planRevision).catch((err: Error) => note(`could not send the decision: ${err.message}`));
     } else {
       note(decisionCommands(id, temporal.origin === 'configured' ? undefined : temporal.address));
     }

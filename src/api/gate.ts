@@ -1,0 +1,45 @@
+import type { Plan } from './plan';
+import type { MissionStatus } from './status';
+
+/** The plan in Markdown, as the Web UI's current details and `mission status` show it at the approval gate. */
+export function planMarkdown(plan: Plan, revision: number): string {
+  const lines = [`## Plan (revision ${revision}): ${plan.title}`, ''];
+  if (plan.summary) lines.push(plan.summary, '');
+  for (const m of plan.milestones) {
+    lines.push(`### ${m.id}: ${m.title}`, '', m.goal, '');
+    for (const f of m.features) {
+      const deps = f.dependsOn.length ? ` (after ${f.dependsOn.join(', ')})` : '';
+      const files = f.files.length ? ` — ${f.files.map((x) => `\`${x}\``).join(', ')}` : '';
+      lines.push(`- **${f.id}** ${f.title}${deps}${files}`);
+    }
+    lines.push('');
+  }
+  if (plan.assumptions.length) lines.push('**Assumptions:**', ...plan.assumptions.map((a) => `- ${a}`), '');
+  if (plan.risks.length) lines.push('**Risks:**', ...plan.risks.map((r) => `- ${r}`), '');
+  return lines.join('\n').trimEnd();
+}
+
+/**
+ * The exact commands that decide this revision of the plan: the mission CLI, and the Temporal CLI's update
+ * (answers whether it was taken) or signal (the Web UI's "Send a signal" takes the same name and input).
+ */
+export function decisionCommandsMarkdown(missionId: string, revision: number): string {
+  const input = JSON.stringify({ revision });
+  return [
+    '## Decide',
+    '',
+    '```sh',
+    `mission approve ${missionId} --revision ${revision}`,
+    `mission reject ${missionId} --reason "..."`,
+    `mission revise ${missionId} --feedback "..."`,
+    `temporal workflow update execute --workflow-id ${missionId} --name approvePlan --input '${input}'`,
+    `temporal workflow signal --workflow-id ${missionId} --name approvePlan --input '${input}'`,
+    '```',
+  ].join('\n');
+}
+
+/** What the approval gate shows, or undefined when the mission is not waiting there. */
+export function approvalGate(status: Pick<MissionStatus, 'missionId' | 'phase' | 'plan' | 'planRevision'>): string | undefined {
+  if (status.phase !== 'awaiting-approval' || !status.plan) return undefined;
+  return `${planMarkdown(status.plan, status.planRevision)}\n\n${decisionCommandsMarkdown(status.missionId, status.planRevision)}`;
+}
