@@ -30,12 +30,13 @@ test('histories of every path are committed, from each generation of the workflo
   const inFolder = (dir: string) => [...files].filter((f) => f.startsWith(`${dir}/`));
   for (const path of ['two-milestones-of-parallel', 'rejecting-the-plan', 'revising-the-plan', 'a-planner-that-keeps-breaking', 'cancelling-the-mission', 'two-features-editing-the-same-lines', 'cannot-resolve-is-aborted', 'fixed-by-the-repair-agent', 'over-the-token-budget', 'continue-as-new']) {
     expect(current.filter((f) => f.includes(path))).toHaveLength(1);
-    for (const dir of ['before-local-turns', 'local-turns', 'turn-activities']) expect(inFolder(dir).filter((f) => f.includes(path))).toHaveLength(1);
+    for (const dir of ['before-local-turns', 'local-turns', 'turn-activities', 'host-affinity']) expect(inFolder(dir).filter((f) => f.includes(path))).toHaveLength(1);
   }
   // The generations of agents: turns as activities (before-local-turns/, before any turns patch), as local
   // activities (local-turns/, patched 'agent-turns-as-local-activities'), as activities again (turn-activities/,
   // patched 'agent-turns-as-activities': they heartbeat, so a slow model holds no workflow task), and now on the
-  // mission's host queue (current, patched 'host-affinity', with features merged as they finish and costs counted).
+  // mission's host queue (host-affinity/, patched 'host-affinity', with features merged as they finish and costs
+  // counted), and now with decisions as updates and agents reporting stalls (current, patched 'agent-liveness').
   type Recorded = (typeof histories)[number];
   const agents = (dir: (f: string) => boolean) => histories.filter((h) => dir(h.file) && h.workflowId.includes('/'));
   const missions = (dir: (f: string) => boolean) => histories.filter((h) => dir(h.file) && !h.workflowId.includes('/'));
@@ -47,31 +48,37 @@ test('histories of every path are committed, from each generation of the workflo
   const before = agents((f) => f.startsWith('before-local-turns/'));
   const local = agents((f) => f.startsWith('local-turns/'));
   const activities = agents((f) => f.startsWith('turn-activities/'));
+  const hosted = agents((f) => f.startsWith('host-affinity/'));
   const now = agents((f) => !f.includes('/'));
   expect(before.some(turnsAsActivities)).toBe(true);
   expect(local.some(turnsAsActivities)).toBe(false);
   expect(local.every(localActivities)).toBe(true);
-  for (const generation of [activities, now]) {
+  for (const generation of [activities, hosted, now]) {
     expect(generation.every(turnsAsActivities)).toBe(true);
     expect(generation.some(localActivities)).toBe(false);
     expect(generation.every((h) => patches(h).includes('agent-turns-as-activities') && !patches(h).includes('agent-turns-as-local-activities'))).toBe(true);
   }
   // patched('host-affinity'): current missions ask once which host they got; their agents' turns run on that host's queue.
   expect(missions((f) => f.startsWith('turn-activities/')).some((h) => patches(h).includes('host-affinity'))).toBe(false);
+  const hostedOrNow = (f: string) => !f.includes('/') || f.startsWith('host-affinity/');
   expect(missions((f) => !f.includes('/')).filter((h) => scheduledOf(h, 'whichHost').length).length).toBeGreaterThanOrEqual(14);
   const hostBound = (h: Recorded) =>
     (h.history.events ?? []).every((e) => {
       const a = e.activityTaskScheduledEventAttributes;
       return !a || a.activityType?.name === 'whichHost' || a.taskQueue?.name?.startsWith('mission-host-');
     });
-  expect(missions((f) => !f.includes('/')).every(hostBound)).toBe(true); // a continued run carries the host, and asks no more
-  expect(now.every((h) => scheduledOf(h, 'agentTurn').every((e) => e.activityTaskScheduledEventAttributes?.taskQueue?.name?.startsWith('mission-host-')))).toBe(true);
+  expect(missions(hostedOrNow).every(hostBound)).toBe(true); // a continued run carries the host, and asks no more
+  expect([...hosted, ...now].every((h) => scheduledOf(h, 'agentTurn').every((e) => e.activityTaskScheduledEventAttributes?.taskQueue?.name?.startsWith('mission-host-')))).toBe(true);
   // patched('merge-features-as-they-finish'): current missions that ran a milestone merged through it.
   expect(missions((f) => !f.includes('/')).some((h) => patches(h).includes('merge-features-as-they-finish'))).toBe(true);
+  // patched('agent-liveness'): current agents carry the marker (one stall timer per turn), earlier ones do not.
+  expect(now.every((h) => patches(h).includes('agent-liveness'))).toBe(true);
+  expect(hosted.some((h) => patches(h).includes('agent-liveness'))).toBe(false);
   expect(missions((f) => f.startsWith('turn-activities/')).some((h) => patches(h).includes('merge-features-as-they-finish'))).toBe(false);
   // patched('validation-criteria-checked'): a recording of each later generation holds the validator's call (the others predate it).
   const validatorCalls = histories.filter((h) => scheduledOf(h, 'checkCriteria').length > 0);
   expect(validatorCalls.map((h) => h.file).sort()).toEqual([
+    expect.stringMatching(/^host-affinity\/plan-criteria-are-checked/),
     expect.stringMatching(/^local-turns\/plan-criteria-are-checked/),
     expect.stringMatching(/^plan-criteria-are-checked/),
     expect.stringMatching(/^turn-activities\/plan-criteria-are-checked/),
