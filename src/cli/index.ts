@@ -13,7 +13,7 @@ function help(): string {
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
     '',
     '"mission <command> --help" shows its options. --json prints JSON for scripts.',
-    'Exit codes: 0 done, 1 failed (or the mission did not complete), 2 wrong usage.',
+    'Exit codes: 0 done, 1 failed (or the mission did not complete), 2 wrong usage, 3 completed with issues (run, watch: unresolved work in the report).',
   ].join('\n');
 }
 
