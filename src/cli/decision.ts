@@ -46,7 +46,7 @@ export async function decide<P>(client: Client, missionId: string, decision: Dec
 }
 
 /** The mission's status, or undefined when no worker answers the query in time. */
-async function statusOf(client: Client, handle: WorkflowHandle): Promise<MissionStatus | undefined> {
+export async function statusOf(client: Client, handle: WorkflowHandle): Promise<MissionStatus | undefined> {
   try {
     return await queryWithin(client, handle, statusQuery, QUERY_DEADLINE_MS);
   } catch {

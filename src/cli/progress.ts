@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { agentProgressQuery, statusQuery } from '../api/messages';
+import { featureWorkflowId } from '../api/ids';
 import { formatCost } from '../api/prices';
 import type { MissionReport } from '../api/report';
 import { FINAL_PHASES, type AgentProgress, type MissionStatus, type Phase } from '../api/status';
@@ -66,11 +67,11 @@ const AGENT_QUERY_MS = 2000;
 
 /** Asks each running feature's agent workflow (`MISSION/MILESTONE/FEATURE`) for its progress. */
 export async function agentsProgress(client: Client, status: MissionStatus): Promise<AgentsProgress> {
-  const running = status.milestones.flatMap((m) => m.features.filter((f) => f.state === 'running').map((f) => `${m.id}/${f.id}`));
+  const running = status.milestones.flatMap((m) => m.features.filter((f) => f.state === 'running').map((f) => ({ key: `${m.id}/${f.id}`, workflowId: featureWorkflowId(status.missionId, m.id, f.id) })));
   const answers = await Promise.all(
-    running.map(async (key) => {
+    running.map(async ({ key, workflowId }) => {
       try {
-        return [[key, await queryWithin(client, client.workflow.getHandle(`${status.missionId}/${key}`), agentProgressQuery, AGENT_QUERY_MS)] as const];
+        return [[key, await queryWithin(client, client.workflow.getHandle(workflowId), agentProgressQuery, AGENT_QUERY_MS)] as const];
       } catch {
         return []; // not started yet, just ended, or recorded before agents answered this query
       }

@@ -1,7 +1,5 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { statusQuery } from '../api/messages';
-import { queryWithin } from './common';
-import type { DecisionResult } from './decision';
+import { statusOf, type DecisionResult } from './decision';
 import type { MissionEvent, MissionStatus } from '../api/status';
 
 /**
@@ -20,7 +18,6 @@ export interface SignalDecision {
 
 
 const ACK_WAIT_MS = 10_000;
-const QUERY_DEADLINE_MS = 5_000;
 
 export async function decideBySignal(client: Client, missionId: string, decision: SignalDecision): Promise<DecisionResult> {
   const handle = client.workflow.getHandle(missionId);
@@ -38,15 +35,6 @@ export async function decideBySignal(client: Client, missionId: string, decision
     ? `${decision.signal} applied to ${missionId}`
     : `${decision.signal} sent to ${missionId}; the mission has not taken it up yet (is a worker running? "mission status ${missionId}" shows when it does)`;
   return { value: { missionId, signal: decision.signal, sent: true, applied }, text };
-}
-
-/** The mission's status, or undefined when no worker answers the query in time (a signal still reaches it later). */
-async function statusOf(client: Client, handle: WorkflowHandle): Promise<MissionStatus | undefined> {
-  try {
-    return await queryWithin(client, handle, statusQuery, QUERY_DEADLINE_MS);
-  } catch {
-    return undefined;
-  }
 }
 
 /** Looks for the mission's own record of the signal among the events that came after `last`. */
