@@ -52,7 +52,7 @@ interface Level {
 async function levels(b: Bench, turns: number, levelList: number[]): Promise<Level[]> {
   b.model.reset();
   b.model.scriptPrefix('report', { content: 'Benchmark mission summary.' });
-  scriptAgents(b.model, () => 1);
+  scriptAgents(b.model, () => 2);
   scriptPlan(b.model, 1, 1);
   await completed(await b.start({ prompt: 'warm up', repo: makeRepo(), requirePlanApproval: false }));
   b.model.reset();
