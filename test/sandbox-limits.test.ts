@@ -1,6 +1,7 @@
-import { closeSync, existsSync, fsyncSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { cgroupParents, usableParents } from '../src/activities/sandbox/cgroup';
+import { cgroupParents, removeOrphanCgroups, usableParents } from '../src/activities/sandbox/cgroup';
 import { Sandbox, type SandboxLimits } from '../src/activities/sandbox';
 import { executeTool } from '../src/activities/tools';
 import { processRunning, uniqueSleep } from './support/processes';
@@ -123,5 +124,32 @@ describe('where a command cgroup can be made', () => {
     const docker = tempDir('cgroups-');
     writeFiles(docker, { 'cgroup.controllers': 'memory pids\n', 'cgroup.subtree_control': '' });
     expect(cgroupParents('0::/\n', docker)).toEqual({});
+  });
+});
+
+describe('cgroups a killed worker left behind', () => {
+  /** The pid of a process that has exited (and been reaped): no process has it now. */
+  function deadPid(): number {
+    const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    return Number(child.stdout);
+  }
+
+  it('removes the command cgroups of workers that are gone, keeps those of live workers and anything not Mission\'s', () => {
+    const parent = tempDir('cgroups-');
+    const dead = deadPid();
+    const names = [`mission-${dead}-1`, `mission-${dead}-17`, `mission-probe-${dead}`, `mission-${process.pid}-3`, `mission-${dead}-x`, 'system.slice'];
+    for (const name of names) mkdirSync(path.join(parent, name));
+    const removed = removeOrphanCgroups({ pids: { dir: parent, version: 1 }, memory: { dir: parent, version: 1 } });
+    expect(removed.map((d) => path.basename(d)).sort()).toEqual([`mission-${dead}-1`, `mission-${dead}-17`, `mission-probe-${dead}`].sort());
+    expect(readdirSync(parent).sort()).toEqual([`mission-${process.pid}-3`, `mission-${dead}-x`, 'system.slice'].sort());
+  });
+
+  it('removes a real cgroup of a dead worker from the hierarchy this worker uses (where it may make one)', () => {
+    const parents = usableParents();
+    const where = [parents.pids, parents.memory].filter((p) => !!p);
+    const left = where.map((p) => path.join(p!.dir, `mission-${deadPid()}-1`));
+    for (const dir of left) mkdirSync(dir); // the kernel fills it with control files: a plain rmdir of a folder with files would fail
+    expect(removeOrphanCgroups(parents).sort()).toEqual(left.sort());
+    for (const dir of left) expect(existsSync(dir)).toBe(false);
   });
 });

@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
@@ -83,7 +83,49 @@ export function usableParents(): CgroupParents {
       // not ours to make children in after all
     }
   }
+  removeOrphanCgroups(probed);
   return probed;
+}
+
+/** A command cgroup's or a probe's name, with the pid of the worker that made it. */
+const MISSION_CGROUP = /^mission-(?:probe-(\d+)|(\d+)-\d+)$/;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // someone else's process: alive
+  }
+}
+
+/**
+ * Removes the cgroups a killed worker could not remove (its `remove()` never ran): Mission's names whose worker pid
+ * is gone. Only empty cgroups go (rmdir refuses one that still holds processes); a live worker's are never touched.
+ * Returns the folders removed.
+ */
+export function removeOrphanCgroups(parents: CgroupParents): string[] {
+  const removed: string[] = [];
+  for (const dir of new Set([parents.pids?.dir, parents.memory?.dir].filter((d): d is string => !!d))) {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const match = name.match(MISSION_CGROUP);
+      const pid = match && Number(match[1] ?? match[2]);
+      if (!pid || pid === process.pid || alive(pid)) continue;
+      try {
+        rmdirSync(path.join(dir, name));
+        removed.push(path.join(dir, name));
+      } catch {
+        // still holds a dying process, or not ours after all: left for the next worker start
+      }
+    }
+  }
+  return removed;
 }
 
 let serial = 0;
