@@ -1,9 +1,11 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { planMarkdown } from '../src/api/gate';
 import { checkPlan, type Plan } from '../src/api/plan';
 import type { FeatureInput } from '../src/api/agent';
-import { readRepoContext, saveContext } from '../src/activities/context';
+import { loadContext, readRepoContext, saveContext } from '../src/activities/context';
+import { createGitActivities } from '../src/activities/git';
+import { createSkillActivities } from '../src/activities/skill-steps';
 import { Git } from '../src/activities/gitcore';
 import { MissionPaths } from '../src/activities/paths';
 import { planJsonSchema } from '../src/activities/plan-format';
@@ -11,7 +13,7 @@ import { agentMessages, planMessages } from '../src/activities/prompts';
 import { frontMatter, MAX_LISTED_SKILLS, parseSkill, skillLines } from '../src/activities/skills';
 import { executeTool, TOOL_DEFINITIONS } from '../src/activities/tools';
 import { saveMissionSkills, skillLibrary } from '../src/activities/skill-library';
-import { git, makeRepo, tempDir } from './support/repo';
+import { git, makeRepo, tempDir, treeAt } from './support/repo';
 import { makePlan } from './support/scripts';
 
 const limits = { maxMilestones: 2, maxFeaturesPerMilestone: 2 };
@@ -168,4 +170,45 @@ describe('read_skill', () => {
   it('is one of the tools offered to agents', () => {
     expect(TOOL_DEFINITIONS.map((t) => t.function.name)).toContain('read_skill');
   });
+});
+
+describe('installSkills', () => {
+  async function prepared(files: Record<string, string> = { 'README.md': '# r\n' }) {
+    const repo = makeRepo(files);
+    const paths = new MissionPaths(tempDir('mission-home-'));
+    const prep = await createGitActivities({ paths }).prepareMission({ missionId: 'k', missionKey: 'k', runId: 'r', repo, baseBranch: 'main' });
+    const input = { missionKey: 'k', repo, worktree: prep.worktree, skills: [NOTES], commit: true, step: 'k/skills/1', since: prep.baseCommit };
+    return { repo, paths, prep, input, install: createSkillActivities({ paths }).installSkills };
+  }
+  const NOTES = { name: 'notes', description: 'When to take notes.', content: 'NOTES body' };
+
+  it('keeps the skills with the mission and commits them once to the mission branch when asked', async () => {
+    const { repo, paths, prep, input, install } = await prepared();
+    const first = await install(input);
+    expect(await install(input)).toEqual(first); // a retry finds its commit
+    expect(git(repo, 'rev-list', '--count', `${prep.baseCommit}..${prep.branch}`)).toBe('1');
+    expect(treeAt(repo, prep.branch)['.agents/skills/notes/SKILL.md']).toContain('NOTES body');
+    expect(readFileSync(path.join(paths.skillsDir('k'), 'notes', 'SKILL.md'), 'utf8')).toContain('NOTES body');
+    expect(Object.keys(treeAt(repo, 'main'))).toEqual(['README.md']);
+  });
+
+  it('keeps them with the mission only by default, and never writes through a symlink the repository holds', async () => {
+    const plain = await prepared();
+    expect(await plain.install({ ...plain.input, commit: false })).toEqual({});
+    expect(git(plain.repo, 'rev-parse', plain.prep.branch)).toBe(plain.prep.baseCommit);
+    const outside = tempDir();
+    const linked = await prepared({ 'README.md': '# r\n' });
+    symlinkSync(outside, path.join(linked.prep.worktree, '.agents'));
+    git(linked.prep.worktree, 'add', '.agents');
+    git(linked.prep.worktree, 'commit', '-qm', 'link');
+    const since = git(linked.prep.worktree, 'rev-parse', 'HEAD');
+    expect(await linked.install({ ...linked.input, since })).toEqual({ skipped: ['.agents/skills/notes/SKILL.md'] });
+    expect(readdirSync(outside)).toEqual([]);
+  });
+});
+
+it('reads a context saved before skills were offered by description (each skill with its content)', async () => {
+  const file = path.join(tempDir(), 'context.json');
+  writeFileSync(file, JSON.stringify({ repoName: 'r', baseBranch: 'main', baseCommit: 'abc', files: [], fileCount: 0, skills: [{ name: 'testing', path: '.agents/skills/testing/SKILL.md', content: '# Testing\n\nRun npm test.\n' }] }));
+  expect((await loadContext(file)).skills).toEqual([{ name: 'testing', description: 'Run npm test.', path: '.agents/skills/testing/SKILL.md' }]);
 });
