@@ -96,3 +96,15 @@ test.each([
   else expect(Object.keys(tree).filter((f) => f.startsWith('.agents/'))).toEqual([]);
   expect(Object.keys(treeAt(repo, 'main'))).toEqual(['README.md']);
 }, 120_000);
+
+test('without any skill, read_skill is not offered and the task has no skills section', async () => {
+  const repo = makeRepo();
+  h.model.script('plan', [planReply(makePlan([{ id: 'm1', features: [{ id: 'p', files: ['p.txt'] }] }]))]);
+  h.model.script('feature p', writesFiles({ 'p.txt': 'p' }));
+  const handle = await h.start({ prompt: 'x', repo, requirePlanApproval: false });
+  expect((await handle.result()).outcome).toBe('completed');
+  const [first] = h.model.requestsFor('feature p');
+  expect(first!.body.tools?.map((t) => t.function?.name)).not.toContain('read_skill');
+  expect(first!.body.tools?.map((t) => t.function?.name)).toContain('finish');
+  expect(text(first!.body.messages)).not.toContain('## Skills');
+}, 120_000);

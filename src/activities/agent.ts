@@ -31,7 +31,9 @@ export function createAgentActivities(deps: { paths: MissionPaths; sandbox: Sand
     const file = paths.sessionFile(input.session.missionKey, input.session.name);
     if (await loadSession(file)) return;
     const context = await loadContext(paths.contextFile(input.input.missionKey));
-    const session = newSession(agentMessages(input.input, context, await missionSkills(paths, input.input.missionKey, context.skills)));
+    const skills = await missionSkills(paths, input.input.missionKey, context.skills);
+    const session = newSession(agentMessages(input.input, context, skills));
+    if (!skills.length) session.noSkills = true;
     if (input.input.prices) session.prices = input.input.prices;
     await saveSession(file, session);
   }

@@ -58,6 +58,12 @@ export const TOOL_DEFINITIONS: ChatCompletionFunctionTool[] = TOOL_NAMES.map((na
   return { type: 'function', function: { name, description: DESCRIPTIONS[name], parameters } };
 });
 
+/** The tools offered to an agent: read_skill only when the mission has skills. */
+export function offeredTools(skills: boolean): ChatCompletionFunctionTool[] {
+  return skills ? TOOL_DEFINITIONS : WITHOUT_SKILLS;
+}
+const WITHOUT_SKILLS = TOOL_DEFINITIONS.filter((t) => t.function.name !== 'read_skill');
+
 export interface ToolContext {
   root: string;
   /** Where run_command's allowlisted variables come from (default: the worker's environment). */
