@@ -20,10 +20,17 @@ describe('mission input', () => {
           validation: {},
           budget: { maxTurnsPerFeature: 40 },
           sandbox: { network: false },
+          skills: { commit: false },
           stallAfterSeconds: 600,
         },
       });
     }
+  });
+
+  it('takes skills.commit strictly: a boolean, no other fields', () => {
+    expect(parseMissionInput({ skills: { commit: true } })).toMatchObject({ ok: true, value: { skills: { commit: true } } });
+    expect(parseMissionInput({ skills: { commit: 'yes' } })).toEqual({ ok: false, errors: [expect.stringMatching(/^skills\.commit: must be true or false/)] });
+    expect(parseMissionInput({ skills: { commit: true, push: true } })).toMatchObject({ ok: false, errors: [expect.stringMatching(/^skills.*push/)] });
   });
 
   it('takes sandbox.network strictly: a boolean, no other fields', () => {

@@ -111,7 +111,7 @@ describe('agentTurn', () => {
     expect(first.tokens.total).toBeGreaterThan(0);
     expect(server.requests).toHaveLength(1);
     expect(server.requests[0]!.body.tools?.map((t) => (t as { function: { name: string } }).function.name).sort()).toEqual(
-      ['edit_file', 'finish', 'list_files', 'read_file', 'run_command', 'search', 'write_file'],
+      ['edit_file', 'finish', 'list_files', 'read_file', 'read_skill', 'run_command', 'search', 'write_file'],
     );
   });
 });

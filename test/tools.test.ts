@@ -215,7 +215,7 @@ describe('run_command', () => {
 });
 
 it('tool definitions match the protocol, with JSON schemas the model can follow', () => {
-  expect(TOOL_DEFINITIONS.map((t) => t.function.name)).toEqual(['read_file', 'write_file', 'edit_file', 'list_files', 'search', 'run_command', 'finish']);
+  expect(TOOL_DEFINITIONS.map((t) => t.function.name)).toEqual(['read_file', 'write_file', 'edit_file', 'list_files', 'search', 'run_command', 'read_skill', 'finish']);
   const finish = TOOL_DEFINITIONS.find((t) => t.function.name === 'finish')!;
   expect(finish.function.parameters).toMatchObject({
     type: 'object',

@@ -1,5 +1,6 @@
 import type {
   ChatCompletionAssistantMessageParam,
+  ChatCompletionFunctionTool,
   ChatCompletionMessageFunctionToolCall,
   ChatCompletionMessageParam,
 } from 'openai/resources/chat/completions';
@@ -25,7 +26,7 @@ import { requireSession, saveSession, type RequestUsage, type Session } from './
 import type { Completion, CompletionRequest, ModelClient } from './model';
 import { parseTextToolCalls } from './text-tool-calls';
 import { outputLimitChars } from './tool-output';
-import { TOOL_DEFINITIONS, TOOL_NAMES, toolLabel } from './tools';
+import { offeredTools, TOOL_NAMES, toolLabel } from './tools';
 
 export interface AgentTurnInput {
   session: SessionRef;
@@ -70,10 +71,11 @@ export function createAgentTurn(deps: { model: ModelClient; paths: MissionPaths;
 
     const modelName = input.model ?? model.defaultModel;
     session.window ??= contextWindowFor(modelName, { ...deps.contextWindows, ...input.contextWindows });
+    const tools = offeredTools(!session.noSkills);
     let tokens = session.pendingTokens ?? ZERO_TOKENS;
     let reply: TurnReply | undefined;
     for (let attempt = 0; !reply; attempt++) {
-      if (attempt > 0 || estimateTokens(session.messages, TOOL_DEFINITIONS) > session.window * COMPACT_AT_SHARE) {
+      if (attempt > 0 || estimateTokens(session.messages, tools) > session.window * COMPACT_AT_SHARE) {
         const spent = await compact(session, input, attempt, ask);
         if (!spent && attempt > 0) throw cannotContinue(input, session, 'there are no older turns left to compact');
         if (spent) {
@@ -83,12 +85,12 @@ export function createAgentTurn(deps: { model: ModelClient; paths: MissionPaths;
         }
       }
       try {
-        reply = await completeTurn(session.messages, input, ask);
+        reply = await completeTurn(session.messages, input, ask, tools);
       } catch (err) {
         if (failureType(err) !== 'MODEL_CONTEXT_EXCEEDED') throw err;
         if (attempt >= MAX_OVERFLOW_RETRIES) throw cannotContinue(input, session, (err as Error).message);
         // The server knows the real window (and its own count): keep below it from now on.
-        session.window = learnedWindow(session.window, (err as Error).message, estimateTokens(session.messages, TOOL_DEFINITIONS));
+        session.window = learnedWindow(session.window, (err as Error).message, estimateTokens(session.messages, tools));
         await saveSession(file, session);
       }
     }
@@ -117,9 +119,9 @@ export function createAgentTurn(deps: { model: ModelClient; paths: MissionPaths;
   }
 
   /** Asks the model; a reply cut at the output limit is continued, and a tool call written as JSON text becomes a tool call. */
-  async function completeTurn(messages: ChatCompletionMessageParam[], input: AgentTurnInput, log: Ask): Promise<TurnReply> {
+  async function completeTurn(messages: ChatCompletionMessageParam[], input: AgentTurnInput, log: Ask, tools: ChatCompletionFunctionTool[]): Promise<TurnReply> {
     const ask = (extra: ChatCompletionMessageParam[]) =>
-      log(extra.length ? 'continue' : 'turn', { model: input.model, messages: [...messages, ...extra], tools: TOOL_DEFINITIONS, tool_choice: 'auto' });
+      log(extra.length ? 'continue' : 'turn', { model: input.model, messages: [...messages, ...extra], tools, tool_choice: 'auto' });
     let reply = await ask([]);
     let tokens = reply.tokens;
     let content = reply.message.content ?? '';
@@ -171,7 +173,7 @@ export function createAgentTurn(deps: { model: ModelClient; paths: MissionPaths;
     session.compactions = (session.compactions ?? 0) + 1;
     let recent = split.recent;
     const rebuilt = () => [...split.head, compactedMessage(summary, split.older.length, session.files ?? [], session.compactions ?? 1), ...recent];
-    if (estimateTokens(rebuilt(), TOOL_DEFINITIONS) > window * TARGET_SHARE) recent = clipToolAnswers(recent, Math.floor(outputLimitChars(window) / 2));
+    if (estimateTokens(rebuilt(), offeredTools(!session.noSkills)) > window * TARGET_SHARE) recent = clipToolAnswers(recent, Math.floor(outputLimitChars(window) / 2));
     session.messages = rebuilt();
     return spent;
   }

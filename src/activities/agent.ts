@@ -6,6 +6,7 @@ import { loadContext } from './context';
 import { assertUnchanged, snapshotRepo } from './integrity';
 import type { MissionPaths } from './paths';
 import { agentMessages } from './prompts';
+import { missionSkills, skillLibrary } from './skill-library';
 import { loadSession, newSession, requireSession, saveSession } from './session';
 import { cutOutput, outputLimitChars, savedOutputName, savedOutputRead, saveOutput } from './tool-output';
 import type { Sandbox } from './sandbox';
@@ -30,7 +31,9 @@ export function createAgentActivities(deps: { paths: MissionPaths; sandbox: Sand
     const file = paths.sessionFile(input.session.missionKey, input.session.name);
     if (await loadSession(file)) return;
     const context = await loadContext(paths.contextFile(input.input.missionKey));
-    const session = newSession(agentMessages(input.input, context));
+    const skills = await missionSkills(paths, input.input.missionKey, context.skills);
+    const session = newSession(agentMessages(input.input, context, skills));
+    if (!skills.length) session.noSkills = true;
     if (input.input.prices) session.prices = input.input.prices;
     await saveSession(file, session);
   }
@@ -60,6 +63,7 @@ export function createAgentActivities(deps: { paths: MissionPaths; sandbox: Sand
         envNames: input.sandbox?.env,
         signal: context?.cancellationSignal,
         onProgress: () => heartbeat(context),
+        ...(call.function.name === 'read_skill' ? { skills: await skillLibrary(paths, input.session.missionKey, input.workdir) } : {}),
       },
       call.function.name,
       savedRead ?? call.function.arguments,

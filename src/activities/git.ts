@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { MergeState } from '../api/status';
 import type { SearchAttributeSupport } from '../api/search';
 import { missionFailure } from '../api/errors';
-import { saveContext, type RepoContext } from './context';
+import { readRepoContext, saveContext, type RepoContext } from './context';
 import { Git, STEP_TRAILER, exists } from './gitcore';
 import { withRepoLock, withWorktreeLock } from './locks';
 import { featureBranch, missionBranch } from '../api/ids';
@@ -59,10 +59,6 @@ interface RunMarker {
   repo: string;
   baseCommit: string;
 }
-
-const MAX_AGENTS_MD = 20_000;
-const MAX_SKILL = 8_000;
-const MAX_LISTED_FILES = 300;
 
 export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: string; searchAttributes?: SearchAttributeSupport }) {
   const { paths } = deps;
@@ -302,24 +298,6 @@ async function readMarker(file: string): Promise<RunMarker | undefined> {
 async function writeMarker(file: string, marker: RunMarker): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
   await fs.writeFile(file, JSON.stringify(marker, null, 2));
-}
-
-async function readRepoContext(git: Git, repo: string, baseBranch: string, commit: string): Promise<RepoContext> {
-  const files = (await git.run(['ls-tree', '-r', '--name-only', commit])).split('\n').filter(Boolean);
-  const show = async (file: string, max: number) => (await git.run(['show', `${commit}:${file}`])).slice(0, max);
-  const skills = [];
-  for (const file of files.filter((f) => /^\.(agents|claude)\/skills\/[^/]+\/SKILL\.md$/.test(f))) {
-    skills.push({ name: file.split('/')[2]!, path: file, content: await show(file, MAX_SKILL) });
-  }
-  return {
-    repoName: path.basename(repo),
-    baseBranch,
-    baseCommit: commit,
-    agentsMd: files.includes('AGENTS.md') ? await show('AGENTS.md', MAX_AGENTS_MD) : undefined,
-    skills,
-    files: files.slice(0, MAX_LISTED_FILES),
-    fileCount: files.length,
-  };
 }
 
 /** The milestone's commit: its pending changes, or an empty marker when nothing was committed since `since`. */

@@ -14,6 +14,7 @@ import type { SandboxInfo } from '../api/status';
 import { repoEnvNames, Sandbox, type SandboxSettings } from './sandbox';
 import { scrubEnv } from './tools';
 import { createSetAsideActivities } from './set-aside';
+import { createSkillActivities } from './skill-steps';
 import { createValidationActivities } from './validate';
 
 export interface ActivityDeps {
@@ -49,6 +50,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...git,
     ...heartbeating(createSetAsideActivities()),
+    ...heartbeating(createSkillActivities({ paths })),
     ...createLlmActivities({ model, paths, contextWindows: deps.contextWindows }),
     /** Prepare fails before touching git when this worker has no sandbox (and did not opt out). */
     async prepareMission(input: Parameters<typeof git.prepareMission>[0] & { sandbox?: { network: boolean } }) {

@@ -56,7 +56,7 @@ export function createLlmActivities(deps: { model: ModelClient; paths: MissionPa
     const reply = await completePlan(session, input);
     const content = reply.message.content ?? '';
     session.messages.push({ role: 'assistant', content });
-    const parsed = parsePlan(content, reply.message.refusal, input.limits);
+    const parsed = parsePlan(content, reply.message.refusal, input.limits, (await loadContext(paths.contextFile(input.missionKey))).skills.map((s) => s.name));
     // A reply cut at the output limit is broken JSON, but "not valid JSON" makes a model send the same again.
     if (!parsed.plan && reply.finishReason === 'length') parsed.errors = [cutOffError(reply.tokens.completion)];
     const result: PlanTurnResult = { ...parsed, tokens: reply.tokens };
@@ -98,7 +98,7 @@ const cutOffError = (tokens: number) =>
   `the reply was cut off at the output limit (${tokens} tokens) before the plan ended; return a shorter plan: fewer and shorter criteria, no line repeated`;
 
 /** A plan reply becomes either a plan or the list of reasons it was refused (sent back to the planner). */
-export function parsePlan(content: string, refusal: string | null | undefined, limits: PlanLimits): Omit<PlanTurnResult, 'tokens'> {
+export function parsePlan(content: string, refusal: string | null | undefined, limits: PlanLimits, repoSkills: readonly string[] = []): Omit<PlanTurnResult, 'tokens'> {
   if (refusal) return { plan: null, errors: [`the model refused: ${refusal}`] };
   let json: unknown;
   try {
@@ -108,6 +108,6 @@ export function parsePlan(content: string, refusal: string | null | undefined, l
   }
   const parsed = Plan.safeParse(json);
   if (!parsed.success) return { plan: null, errors: describeIssues(parsed.error, Plan) };
-  const errors = checkPlan(parsed.data, limits);
+  const errors = checkPlan(parsed.data, limits, repoSkills);
   return errors.length ? { plan: null, errors } : { plan: parsed.data, errors: [] };
 }

@@ -6,6 +6,7 @@ import path from 'node:path';
  *
  *   <home>/missions/<key>/run.json            which run and repo own this mission
  *   <home>/missions/<key>/context.json        AGENTS.md and skills read at prepare
+ *   <home>/missions/<key>/skills/<name>/SKILL.md skills the planner wrote for the mission (approved with the plan)
  *   <home>/missions/<key>/sessions/<name>.json model conversations (kept out of workflow history)
  *   <home>/missions/<key>/outputs/<name>/      full text of tool outputs cut in a conversation
  *   <home>/model-capabilities.json            what each endpoint+model was found to support (structured output)
@@ -24,6 +25,9 @@ export class MissionPaths {
   }
   contextFile(key: string): string {
     return path.join(this.missionDir(key), 'context.json');
+  }
+  skillsDir(key: string): string {
+    return path.join(this.missionDir(key), 'skills');
   }
   sessionFile(key: string, name: string): string {
     return path.join(this.missionDir(key), 'sessions', `${name}.json`);

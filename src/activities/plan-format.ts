@@ -4,7 +4,7 @@ import type { ChatCompletionMessageParam } from 'openai/resources/chat/completio
 import type { ResponseFormatJSONObject, ResponseFormatJSONSchema } from 'openai/resources/shared';
 import { z } from 'zod';
 import { failureType } from '../api/errors';
-import { Plan, type PlanLimits } from '../api/plan';
+import { MAX_NEW_SKILLS, Plan, type PlanLimits } from '../api/plan';
 
 /**
  * How the planner asks for its JSON. Best first: a JSON schema with the plan's limits as `maxItems`
@@ -15,7 +15,10 @@ import { Plan, type PlanLimits } from '../api/plan';
  */
 export type PlanFormat = 'json_schema' | 'json_schema_nolimits' | 'json_object' | 'text';
 
-/** JSON schema for `response_format`, without keywords strict structured outputs reject. */
+/**
+ * JSON schema for `response_format`, without keywords strict structured outputs reject, and with every property
+ * required (strict mode wants that): the fields older plans lack (skills, newSkills) are asked for, as [] when empty.
+ */
 export const PLAN_JSON_SCHEMA = stripUnsupported(z.toJSONSchema(Plan, { target: 'draft-7' })) as Record<string, unknown>;
 
 function stripUnsupported(node: unknown): unknown {
@@ -26,6 +29,7 @@ function stripUnsupported(node: unknown): unknown {
     if (key === '$schema' || key === 'minLength' || key === 'maxLength') continue;
     out[key] = stripUnsupported(value);
   }
+  if (out.properties && typeof out.properties === 'object') out.required = Object.keys(out.properties);
   return out;
 }
 
@@ -34,7 +38,7 @@ function stripUnsupported(node: unknown): unknown {
  * without grammars): under a grammar they end a list, so a small model that repeats one criterion line after
  * line (Qwen2.5-Coder-0.5B did, until its output limit cut the JSON three times: PLAN_INVALID) must move on.
  */
-export const PLAN_LIST_BOUNDS = { text: 8, files: 30, dependsOn: 20 } as const;
+export const PLAN_LIST_BOUNDS = { text: 8, files: 30, dependsOn: 20, skills: 8 } as const;
 
 type SchemaNode = Record<string, unknown> & { properties: Record<string, Record<string, unknown>> };
 
@@ -46,12 +50,14 @@ export function planJsonSchema(limits: PlanLimits): Record<string, unknown> {
   const feature = (milestone.properties.features as { items: SchemaNode }).items;
   Object.assign(milestones, { minItems: 1, maxItems: limits.maxMilestones });
   Object.assign(milestone.properties.features!, { minItems: 1, maxItems: limits.maxFeaturesPerMilestone });
-  const { text, files, dependsOn } = PLAN_LIST_BOUNDS;
+  const { text, files, dependsOn, skills } = PLAN_LIST_BOUNDS;
   for (const list of [schema.properties.assumptions, schema.properties.risks, milestone.properties.validation, feature.properties.acceptanceCriteria]) {
     Object.assign(list!, { maxItems: text });
   }
   Object.assign(feature.properties.files!, { maxItems: files });
   Object.assign(feature.properties.dependsOn!, { maxItems: dependsOn });
+  Object.assign(feature.properties.skills!, { maxItems: skills });
+  Object.assign(schema.properties.newSkills!, { maxItems: MAX_NEW_SKILLS });
   return schema as unknown as Record<string, unknown>;
 }
 

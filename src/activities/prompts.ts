@@ -1,7 +1,8 @@
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import type { FeatureInput } from '../api/agent';
-import type { PlanLimits } from '../api/plan';
+import { MAX_NEW_SKILLS, MAX_NEW_SKILL_CHARS, type PlanLimits } from '../api/plan';
 import { contextSection, type RepoContext } from './context';
+import { skillLines, type SkillInfo } from './skills';
 
 const PLANNER_SYSTEM = `You are the planner of Mission, which runs long coding work as serial milestones of features.
 Each feature is done by one focused coding agent with file and shell tools in its own copy of the repository.
@@ -27,13 +28,18 @@ export function planMessages(prompt: string, limits: PlanLimits, context: RepoCo
     `Limits: at most ${limits.maxMilestones} milestones and at most ${limits.maxFeaturesPerMilestone} features per milestone.`,
     `Repository: ${context.repoName}, base branch ${context.baseBranch}.`,
     files,
-    contextSection(context),
+    contextSection(context, context.skills, PLANNER_SKILLS),
+    context.skills.length ? '' : 'The repository has no skills.',
+    NEW_SKILLS,
   ];
   return [
     { role: 'system', content: PLANNER_SYSTEM },
     { role: 'user', content: user.filter(Boolean).join('\n') },
   ];
 }
+
+const PLANNER_SKILLS = 'Skills of the repository (instructions for kinds of work; an agent reads the ones it needs with its read_skill tool). In each feature\'s "skills", name those its agent should read before it starts ([] when none applies):';
+const NEW_SKILLS = `Only when the work needs instructions no listed skill gives, add skills for this mission in "newSkills" (else []): at most ${MAX_NEW_SKILLS}, each {name (lowercase letters, digits and "-"), description (one sentence: when to use it), content (Markdown, at most ${MAX_NEW_SKILL_CHARS} characters)}; features may name them. They are shown with the plan for approval.`;
 
 export function planFixMessage(errors: string[]): string {
   return `The plan breaks these rules:\n${errors.map((e) => `- ${e}`).join('\n')}\nReturn the whole corrected plan.`;
@@ -52,8 +58,10 @@ When the task is done, or you cannot continue, call finish with a short factual 
 const list = (title: string, items: string[]) => (items.length ? `${title}:\n${items.map((i) => `- ${i}`).join('\n')}` : '');
 
 /** The opening messages of an agent; the first user line names its role (`Role: feature m1-f2`). */
-export function agentMessages(input: FeatureInput, context: RepoContext): ChatCompletionMessageParam[] {
+export function agentMessages(input: FeatureInput, context: RepoContext, skills: readonly SkillInfo[] = context.skills): ChatCompletionMessageParam[] {
   const { task } = input;
+  const assigned = task.role === 'feature' ? (task.feature.skills ?? []) : [];
+  const others = skills.filter((s) => !assigned.includes(s.name));
   const milestone = `Milestone ${task.milestone.id}: ${task.milestone.title}\n${task.milestone.goal}`;
   let body: string[];
   if (task.role === 'feature') {
@@ -68,6 +76,7 @@ export function agentMessages(input: FeatureInput, context: RepoContext): ChatCo
       `Your task (${f.id}): ${f.title}\n${f.description}`,
       list('Acceptance criteria', f.acceptanceCriteria),
       list('Files you are expected to touch', f.files),
+      assigned.length ? `Skills assigned to this task: read each with read_skill before you start:\n${skillLines(assigned.map((name) => skills.find((s) => s.name === name) ?? { name, description: '', path: '' })).join('\n')}` : '',
     ];
   } else if (task.role === 'integration') {
     body = [
@@ -99,8 +108,11 @@ export function agentMessages(input: FeatureInput, context: RepoContext): ChatCo
   }
   return [
     { role: 'system', content: AGENT_SYSTEM },
-    { role: 'user', content: [...body, contextSection(context)].filter(Boolean).join('\n') },
+    { role: 'user', content: [...body, contextSection(context, others, assigned.length ? AGENT_OTHER_SKILLS : AGENT_SKILLS)].filter(Boolean).join('\n') },
   ];
 }
+
+const AGENT_SKILLS = 'Skills (instructions for kinds of work): when one applies to your task, read it with read_skill before you act on it.';
+const AGENT_OTHER_SKILLS = 'Other skills you may read with read_skill when they apply:';
 
 export const NUDGE = 'Continue with the tools. When the task is done, call finish with a summary.';

@@ -25,6 +25,8 @@ export interface Session<T = unknown> {
   pendingTokens?: TokenUsage;
   /** The mission input's `models.prices` (set when the agent's conversation opens), over the worker's table. */
   prices?: PriceTable;
+  /** The mission has no skills: read_skill, which could only fail, is not offered (its definition costs every request ~120 tokens). */
+  noSkills?: true;
   /** Token counts of each model request: the server's usage, or Mission's estimate when it sent none (`estimated`). */
   requests?: RequestUsage[];
 }

@@ -4,6 +4,7 @@ import { describeIssues } from '../api/issues';
 import { editFileTool, listFilesTool, readFileTool, searchTool, ToolError, writeFileTool } from './file-tools';
 import { ApplicationFailure } from '@temporalio/common';
 import { Sandbox } from './sandbox';
+import type { SkillLibrary } from './skill-library';
 
 export { runShell, scrubEnv, type ShellResult } from './shell';
 export { globToRegExp, resolveInside, ToolError } from './file-tools';
@@ -31,6 +32,10 @@ export const ToolArgs = {
     command: z.string().min(1).describe('bash command, run in the working directory'),
     timeoutSec: z.number().int().min(1).optional().describe('default 120, at most 1800'),
   }),
+  read_skill: z.strictObject({
+    name: z.string().min(1).describe('a skill named in your task'),
+    file: z.string().min(1).optional().describe("another file in the skill's folder (default SKILL.md)"),
+  }),
   finish: z.strictObject({ summary: z.string().min(1), status: z.enum(['done', 'blocked']) }),
 } as const;
 
@@ -44,6 +49,7 @@ const DESCRIPTIONS: Record<ToolName, string> = {
   list_files: 'List files (respecting .gitignore), optionally under a folder and matching a glob.',
   search: 'Search file contents with a regular expression; returns file:line: text.',
   run_command: 'Run a shell command in the working directory; returns the exit code and the tail of its output.',
+  read_skill: "Read a skill (the repository's or the mission's instructions for a kind of work) by name: its SKILL.md, or another file of it.",
   finish: 'End your work with a short factual summary; status "done" or "blocked".',
 };
 
@@ -51,6 +57,12 @@ export const TOOL_DEFINITIONS: ChatCompletionFunctionTool[] = TOOL_NAMES.map((na
   const { $schema: _ignored, ...parameters } = z.toJSONSchema(ToolArgs[name], { target: 'draft-7' }) as Record<string, unknown>;
   return { type: 'function', function: { name, description: DESCRIPTIONS[name], parameters } };
 });
+
+/** The tools offered to an agent: read_skill only when the mission has skills. */
+export function offeredTools(skills: boolean): ChatCompletionFunctionTool[] {
+  return skills ? TOOL_DEFINITIONS : WITHOUT_SKILLS;
+}
+const WITHOUT_SKILLS = TOOL_DEFINITIONS.filter((t) => t.function.name !== 'read_skill');
 
 export interface ToolContext {
   root: string;
@@ -67,6 +79,8 @@ export interface ToolContext {
   maxOutputChars?: number;
   signal?: AbortSignal;
   onProgress?: () => void;
+  /** The skills read_skill reads (loaded for that tool only). */
+  skills?: SkillLibrary;
 }
 
 export interface ToolOutcome {
@@ -129,6 +143,10 @@ const IMPLEMENTATIONS: { [K in ToolName]: Impl<K> } = {
     const output = `${head}${result.truncated ? ' (output truncated to its tail)' : ''}\n${result.output}`;
     return { output, ...(result.refused ? { refused: `run_command: ${result.refused}` } : {}) };
   },
+  async read_skill(ctx, args) {
+    if (!ctx.skills) throw new ToolError('this mission has no skills');
+    return { output: await ctx.skills.read(args.name, args.file) };
+  },
   async finish(_ctx, args) {
     return { output: `finished: ${args.status}`, finish: { status: args.status, summary: args.summary } };
   },
@@ -142,7 +160,7 @@ export function toolLabel(name: string, rawArguments: string): string {
   } catch {
     // label without arguments
   }
-  const detail = name === 'run_command' ? args.command : name === 'finish' ? args.status : name === 'search' ? args.pattern : args.path;
+  const detail = name === 'run_command' ? args.command : name === 'finish' ? args.status : name === 'search' ? args.pattern : name === 'read_skill' ? args.name : args.path;
   const text = typeof detail === 'string' && detail ? `${name} ${detail.replace(/\s+/g, ' ')}` : name;
   return text.length > 80 ? `${text.slice(0, 79)}…` : text;
 }

@@ -75,6 +75,7 @@ export const FeatureInput = z.strictObject({
       tokens: TokenUsageSchema,
       startedAt: z.number(),
       refused: z.strictObject({ count: z.number(), last: z.array(z.string()) }).optional(),
+      skillsRead: z.array(z.string()).optional(),
     })
     .optional(),
 });
@@ -100,6 +101,8 @@ export interface FeatureResult {
   durationMs: number;
   /** Actions of this agent that were refused for safety: how many, and the last few. */
   refused?: { count: number; last: string[] };
+  /** Skills the agent read with read_skill, in the order first read. */
+  skillsRead?: string[];
 }
 
 /** Where a conversation lives (outside workflow history). */

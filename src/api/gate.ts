@@ -1,4 +1,4 @@
-import type { Plan } from './plan';
+import type { NewSkill, Plan } from './plan';
 import type { MissionStatus } from './status';
 
 /** The plan in Markdown, as the Web UI's current details and `mission status` show it at the approval gate. */
@@ -10,13 +10,31 @@ export function planMarkdown(plan: Plan, revision: number): string {
     for (const f of m.features) {
       const deps = f.dependsOn.length ? ` (after ${f.dependsOn.join(', ')})` : '';
       const files = f.files.length ? ` — ${f.files.map((x) => `\`${x}\``).join(', ')}` : '';
-      lines.push(`- **${f.id}** ${f.title}${deps}${files}`);
+      const skills = f.skills?.length ? ` — skills: ${f.skills.join(', ')}` : '';
+      lines.push(`- **${f.id}** ${f.title}${deps}${files}${skills}`);
     }
     lines.push('');
   }
   if (plan.assumptions.length) lines.push('**Assumptions:**', ...plan.assumptions.map((a) => `- ${a}`), '');
   if (plan.risks.length) lines.push('**Risks:**', ...plan.risks.map((r) => `- ${r}`), '');
+  if (plan.newSkills?.length) lines.push(...newSkillsMarkdown(plan.newSkills), '');
   return lines.join('\n').trimEnd();
+}
+
+/** Of a new skill's content, the gate shows this much (the rest is in `mission status --json`). */
+const SHOWN_SKILL_CHARS = 1500;
+
+/** Skills the planner wrote: approved with the plan, so shown with it. */
+function newSkillsMarkdown(skills: NewSkill[]): string[] {
+  const lines = ['**New skills for this mission** (kept with the mission; committed under .agents/skills/ only when the input sets skills.commit):', ''];
+  for (const skill of skills) {
+    const cut = skill.content.length > SHOWN_SKILL_CHARS;
+    const shown = cut ? `${skill.content.slice(0, SHOWN_SKILL_CHARS)}\n…(${skill.content.length - SHOWN_SKILL_CHARS} more characters)` : skill.content;
+    // A fence longer than any run of backticks in the content, so the content cannot close it.
+    const fence = '`'.repeat(Math.max(3, ...[...skill.content.matchAll(/`+/g)].map((m) => m[0].length + 1)));
+    lines.push(`- **${skill.name}**: ${skill.description}`, '', `${fence}markdown`, shown, fence, '');
+  }
+  return lines;
 }
 
 /**

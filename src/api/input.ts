@@ -50,6 +50,12 @@ export const SandboxSettings = z.strictObject({
 });
 export type SandboxSettings = z.infer<typeof SandboxSettings>;
 
+export const SkillSettings = z.strictObject({
+  commit: z.boolean({ error: 'must be true or false' }).default(false)
+    .describe('commit the skills the planner wrote to the mission branch (.agents/skills/<name>/SKILL.md); default: kept with the mission only'),
+});
+export type SkillSettings = z.infer<typeof SkillSettings>;
+
 /** The `mission` workflow's one argument. Strict: an unknown field is an error, never ignored. */
 export const MissionInput = z.strictObject({
   prompt: z.string().trim().min(1, 'must not be empty: say what the mission should build').default('Describe the mission goal.')
@@ -76,6 +82,7 @@ export const MissionInput = z.strictObject({
   validation: ValidationSettings.prefault({}),
   budget: Budget.prefault({}),
   sandbox: SandboxSettings.prefault({}),
+  skills: SkillSettings.prefault({}),
 });
 /** The input after defaults were applied. */
 export type MissionInput = z.infer<typeof MissionInput>;

@@ -10,6 +10,8 @@ export const PlanFeature = z.strictObject({
   acceptanceCriteria: z.array(z.string()),
   files: z.array(z.string()),
   dependsOn: z.array(z.string()),
+  /** Skills (by name) its agent should read before it starts: the repository's or the plan's newSkills. Absent in older plans. */
+  skills: z.array(z.string()).optional(),
 });
 export type PlanFeature = z.infer<typeof PlanFeature>;
 
@@ -22,6 +24,14 @@ export const PlanMilestone = z.strictObject({
 });
 export type PlanMilestone = z.infer<typeof PlanMilestone>;
 
+/** A skill the planner wrote for this mission: kept with the mission, shown at the approval gate, committed only when the input asks. */
+export const NewSkill = z.strictObject({
+  name: z.string(),
+  description: z.string().min(1),
+  content: z.string().min(1),
+});
+export type NewSkill = z.infer<typeof NewSkill>;
+
 /** The planner's structured output (`mission_plan`). */
 export const Plan = z.strictObject({
   title: z.string().min(1),
@@ -29,6 +39,8 @@ export const Plan = z.strictObject({
   assumptions: z.array(z.string()),
   risks: z.array(z.string()),
   milestones: z.array(PlanMilestone),
+  /** Absent in older plans. */
+  newSkills: z.array(NewSkill).optional(),
 });
 export type Plan = z.infer<typeof Plan>;
 
@@ -45,6 +57,12 @@ export function isReservedFeatureId(id: string): boolean {
   return RESERVED_IDS.has(lower) || RESERVED_PREFIXES.some((prefix) => lower.startsWith(prefix));
 }
 
+export const MAX_NEW_SKILLS = 3;
+export const MAX_NEW_SKILL_CHARS = 6_000;
+const MAX_SKILL_DESCRIPTION = 500;
+/** Agent Skills names: lowercase letters, digits and single hyphens, at most 64 characters. */
+export const SKILL_NAME = /^(?=.{1,64}$)[a-z0-9]+(-[a-z0-9]+)*$/;
+
 export interface PlanLimits {
   maxMilestones: number;
   maxFeaturesPerMilestone: number;
@@ -54,8 +72,9 @@ export interface PlanLimits {
  * The rules a schema cannot express. Returns one readable line per problem (empty when the plan is fine);
  * the lines are sent back to the planner verbatim, so each says what to change.
  */
-export function checkPlan(plan: Plan, limits: PlanLimits): string[] {
-  const errors: string[] = [];
+export function checkPlan(plan: Plan, limits: PlanLimits, repoSkills: readonly string[] = []): string[] {
+  const errors: string[] = checkNewSkills(plan.newSkills ?? [], repoSkills);
+  const known = new Set([...repoSkills, ...(plan.newSkills ?? []).map((s) => s.name)]);
   if (plan.milestones.length === 0) errors.push('the plan has no milestones; add at least one');
   if (plan.milestones.length > limits.maxMilestones) {
     errors.push(`the plan has ${plan.milestones.length} milestones but at most ${limits.maxMilestones} are allowed; merge or drop milestones`);
@@ -88,8 +107,31 @@ export function checkPlan(plan: Plan, limits: PlanLimits): string[] {
         }
       }
     }
+    for (const feature of milestone.features) {
+      for (const skill of feature.skills ?? []) {
+        if (known.has(skill)) continue;
+        const names = known.size ? `one of ${[...known].map((n) => `"${n}"`).join(', ')}` : 'none (there are no skills: use [])';
+        errors.push(`feature "${feature.id}" names skill "${skill}", which is neither a skill of the repository nor one of the plan's newSkills; use ${names}, or write it in newSkills`);
+      }
+    }
     errors.push(...checkDependencies(milestone, index, plan));
   });
+  return errors;
+}
+
+function checkNewSkills(skills: NewSkill[], repoSkills: readonly string[]): string[] {
+  const errors: string[] = [];
+  if (skills.length > MAX_NEW_SKILLS) errors.push(`the plan writes ${skills.length} newSkills but at most ${MAX_NEW_SKILLS} are allowed; keep the ones the work needs most`);
+  const seen = new Set<string>();
+  for (const skill of skills) {
+    const where = `new skill "${skill.name}"`;
+    if (!SKILL_NAME.test(skill.name)) errors.push(`${where}: the name must be 1-64 lowercase letters, digits and single "-" (e.g. "api-tests"); rename it`);
+    if (repoSkills.includes(skill.name)) errors.push(`${where} has the name of a skill of the repository; name the repository's skill in features instead, or choose another name`);
+    if (seen.has(skill.name)) errors.push(`${where} is written twice; keep one`);
+    seen.add(skill.name);
+    if (skill.description.length > MAX_SKILL_DESCRIPTION) errors.push(`${where}: the description has ${skill.description.length} characters, at most ${MAX_SKILL_DESCRIPTION}; say in one sentence when to use it`);
+    if (skill.content.length > MAX_NEW_SKILL_CHARS) errors.push(`${where}: the content has ${skill.content.length} characters, at most ${MAX_NEW_SKILL_CHARS}; shorten it`);
+  }
   return errors;
 }
 

@@ -144,6 +144,10 @@ function milestoneSection(m: MissionReport['milestones'][number]): string[] {
     out.push(`| ${f.id} | ${f.state} | ${merge} | ${short(f.commit)} | ${cell(f.summary)} |`);
   }
   out.push('');
+  const skills = m.features.filter((f) => f.skills?.length || f.skillsRead?.length);
+  if (skills.length) {
+    out.push('Skills:', ...skills.map((f) => `- ${f.id}: assigned ${f.skills?.join(', ') || 'none'}; read ${f.skillsRead?.join(', ') || 'none'}`), '');
+  }
   const v = m.validation;
   if (!v) return out;
   out.push(`**Validation:** ${v.status} (commands: ${v.source}; ${v.notes.join('; ')})`, '');

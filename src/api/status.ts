@@ -88,6 +88,9 @@ export interface FeatureStatus {
   summary?: string;
   turns?: number;
   tokens?: TokenUsage;
+  /** Skills the plan assigned to the feature, and those its agent read (read_skill). */
+  skills?: string[];
+  skillsRead?: string[];
   merge?: { state: MergeState; commit?: string; conflictFiles?: string[]; resolvedBy?: 'integration-agent'; note?: string };
   startedAt?: string;
   finishedAt?: string;

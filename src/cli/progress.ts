@@ -26,7 +26,8 @@ export function progressLines(status: MissionStatus, agents: AgentsProgress = {}
       const live = agents[`${m.id}/${f.id}`];
       const stalled = status.stalled?.find((s) => s.taskId === f.id);
       const state = stalled ? `${f.state} · stalled (waiting on ${stalled.waitingOn} since ${stalled.since})` : f.state;
-      lines.push(`    ${f.id} ${state}${f.merge ? ` · ${f.merge.state}` : ''}${live ? ` · ${describeProgress(live)}` : f.turns ? ` · ${f.turns} turns` : ''}`);
+      const skills = f.skills?.length || f.skillsRead?.length ? ` · skills ${f.skills?.join(', ') || 'none'} (read: ${f.skillsRead?.join(', ') || 'none'})` : '';
+      lines.push(`    ${f.id} ${state}${f.merge ? ` · ${f.merge.state}` : ''}${live ? ` · ${describeProgress(live)}` : f.turns ? ` · ${f.turns} turns` : ''}${skills}`);
     }
   }
   // Agents that are not features (merge conflicts, repairs) show their stall here.

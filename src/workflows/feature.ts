@@ -58,13 +58,14 @@ async function runAgentLoop(raw: FeatureInput, spent: AgentSpent): Promise<Featu
   const progress: AgentProgress = { taskId, turn, maxTurns: input.maxTurns, tokens };
   setHandler(agentProgressQuery, () => progress);
   const refused = { count: carried?.refused?.count ?? 0, last: carried?.refused?.last ?? [] };
+  const skillsRead = carried?.skillsRead ?? [];
   // Agents recorded before liveness replay without the per-turn timer.
   const watch = input.stallAfterSeconds && patched(LIVENESS_PATCH) ? new TurnWatch(taskId, input.stallAfterSeconds * 1000, workflowInfo().parent?.workflowId) : undefined;
   const step = <T>(waitingOn: string, run: Promise<T>): Promise<T> => (watch ? watch.step(waitingOn, run) : run);
   while (!finish && turn < input.maxTurns) {
     // The conversation is on disk, so a new run only needs the loop's counters: history restarts near zero.
     if (workflowInfo().continueAsNewSuggested) {
-      await continueAsNew<typeof feature>({ ...input, carried: { turn, tokens, startedAt, ...(refused.count ? { refused } : {}) } });
+      await continueAsNew<typeof feature>({ ...input, carried: { turn, tokens, startedAt, ...(refused.count ? { refused } : {}), ...(skillsRead.length ? { skillsRead } : {}) } });
     }
     turn += 1;
     setCurrentDetails(`${taskId}: turn ${turn} of at most ${input.maxTurns}, ${tokens.total} tokens so far`);
@@ -84,6 +85,8 @@ async function runAgentLoop(raw: FeatureInput, spent: AgentSpent): Promise<Featu
         ]),
       );
       finish ??= result.finish;
+      const skill = call.name === 'read_skill' && result.ok ? call.label.slice('read_skill '.length) : '';
+      if (skill && !skillsRead.includes(skill)) skillsRead.push(skill);
       if (result.refused) {
         refused.count += 1;
         refused.last = [...refused.last, result.refused].slice(-MAX_REFUSED_SHOWN);
@@ -114,5 +117,6 @@ async function runAgentLoop(raw: FeatureInput, spent: AgentSpent): Promise<Featu
     tokens,
     durationMs: workflowNow() - startedAt,
     ...(refused.count ? { refused } : {}),
+    ...(skillsRead.length ? { skillsRead } : {}),
   };
 }

@@ -82,7 +82,7 @@ async function runFeature(ctx: MissionContext, milestone: PlanMilestone, feature
     });
     place = { workdir: created.worktree, branch: created.branch, startCommit: created.startCommit };
   }
-  state.updateFeature(milestone.id, feature.id, { state: 'running', branch: place.branch, startedAt: nowIso() });
+  state.updateFeature(milestone.id, feature.id, { state: 'running', branch: place.branch, startedAt: nowIso(), ...(feature.skills?.length ? { skills: feature.skills } : {}) });
   state.record('feature', `${feature.id} started on ${place.branch}`);
 
   const task = { role: 'feature' as const, milestone: { id: milestone.id, title: milestone.title, goal: milestone.goal }, feature };
@@ -100,6 +100,7 @@ async function runFeature(ctx: MissionContext, milestone: PlanMilestone, feature
     summary: result.summary,
     turns: result.turns,
     tokens: result.tokens,
+    ...(result.skillsRead ? { skillsRead: result.skillsRead } : {}),
     finishedAt: nowIso(),
   });
   state.record('feature', `${feature.id} ${result.state} after ${result.turns} turn(s)${result.commit ? `, commit ${result.commit.slice(0, 8)}` : ''}`);

@@ -14,6 +14,7 @@ import { budgetGate } from './budget';
 import { registerDecisions } from './decisions';
 import { registerLiveness } from './liveness';
 import { retryAfterQuotaPark } from './quota';
+import { installPlanSkills } from './skills';
 import { HostMover } from './move';
 import { HOST_AFFINITY_PATCH, missionProxies, steps, type MissionHost, type MissionProxies } from './proxies';
 import { MissionState, nowIso, type PlanDecision } from './state';
@@ -56,7 +57,7 @@ export async function mission(rawInput?: unknown, carried?: MissionCarry): Promi
       }
       state.setPhase('running', decision.approvedBy ? `plan approved by ${decision.approvedBy}` : 'plan approved');
       state.startClock();
-      head = prep.baseCommit;
+      head = await installPlanSkills(ctx, prep.baseCommit);
     }
 
     const milestones = state.status.plan!.milestones;
