@@ -1,6 +1,7 @@
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import type { FeatureInput } from '../api/agent';
 import type { PlanLimits } from '../api/plan';
+import { MAX_QUESTIONS } from '../api/questions';
 import { contextSection, type RepoContext } from './context';
 
 const PLANNER_SYSTEM = `You are the planner of Mission, which runs long coding work as serial milestones of features.
@@ -15,7 +16,22 @@ Rules:
 - Keep features small and concrete; state assumptions and risks honestly.
 Answer with the JSON plan only.`;
 
-export function planMessages(prompt: string, limits: PlanLimits, context: RepoContext): ChatCompletionMessageParam[] {
+/** The planner may ask instead of planning: round `round` of `maxRounds`. */
+export interface QuestionRound {
+  round: number;
+  maxRounds: number;
+}
+
+/** How to ask, said with every turn that may ask (the reply's shape differs from a bare plan). */
+export function questionsNote({ round, maxRounds }: QuestionRound): string {
+  return [
+    `Questions: if something you cannot learn from the goal or the repository would change the plan materially (scope, technology, behaviour the person must choose), you may ask up to ${MAX_QUESTIONS} clarifying questions instead of planning (round ${round} of at most ${maxRounds}):`,
+    '{"questions": [{"id": "q1", "question": "...", "why": "what in the plan depends on the answer", "default": "the answer you assume if the person gives none"}], "plan": null}',
+    'Otherwise (most of the time) plan at once: {"questions": [], "plan": {...the plan...}}. Do not ask what you can decide yourself.',
+  ].join('\n');
+}
+
+export function planMessages(prompt: string, limits: PlanLimits, context: RepoContext, questions?: QuestionRound): ChatCompletionMessageParam[] {
   const files = context.files.length
     ? `Files at ${context.baseBranch} (${context.fileCount} in all${context.fileCount > context.files.length ? `, first ${context.files.length} shown` : ''}):\n${context.files.join('\n')}`
     : 'The repository has no files yet.';
@@ -28,6 +44,7 @@ export function planMessages(prompt: string, limits: PlanLimits, context: RepoCo
     `Repository: ${context.repoName}, base branch ${context.baseBranch}.`,
     files,
     contextSection(context),
+    questions ? `\n${questionsNote(questions)}` : '',
   ];
   return [
     { role: 'system', content: PLANNER_SYSTEM },
