@@ -134,6 +134,25 @@ test('answered with `temporal workflow update execute`, then a second round with
   expect((await runCli(h, ['--help'])).out.join('\n')).toMatch(/^ {2}answer +Answer the planner's questions/m);
 }, 120_000);
 
+test('revising after revisePlan feedback, the planner may ask again: the revise request offers it, the answers go to the revision', async () => {
+  const repo = makeRepo();
+  h.model.script('plan', [planReply(makePlan([{ id: 'm1', features: [{ id: 'a' }] }], 'First')), asks(DB), planReply(makePlan([{ id: 'm1', features: [{ id: 'b' }] }], 'Second'))]);
+  const handle = await h.start({ prompt: 'Revise and ask', repo });
+  const id = handle.workflowId;
+  await h.waitFor(handle, (s) => s.phase === 'awaiting-approval');
+  expect((await runCli(h, ['revise', id, '--feedback', 'store it properly'])).code).toBe(0);
+  await h.waitFor(handle, (s) => s.phase === 'awaiting-answers');
+  const revise = h.model.requestsFor('plan')[1]!;
+  expect(lastUserMessage(revise)).toMatch(/store it properly[\s\S]*you may ask up to 5 clarifying questions instead of planning \(round 1 of at most 2\)/);
+  expect(Object.keys(schemaOf(revise).properties)).toEqual(['questions', 'plan']);
+  expect((await runCli(h, ['answer', id, '--answer', 'q1=Postgres'])).code).toBe(0);
+  const gate = await h.waitFor(handle, (s) => s.phase === 'awaiting-approval' && s.planRevision === 2);
+  expect(gate.plan?.title).toBe('Second');
+  expect(gate.clarifications).toMatchObject([{ forRevision: 2, round: 1, answers: [{ id: 'q1', answer: 'Postgres', byDefault: false }] }]);
+  await runCli(h, ['reject', id]);
+  await handle.result();
+}, 120_000);
+
 test('in a terminal, `mission run` asks each question with why and its default: Enter takes the default', async () => {
   const repo = makeRepo();
   h.model.script('plan', [asks(DB, AUTH), planReply(makePlan([{ id: 'm1', features: [{ id: 't', files: ['t.txt'] }] }], 'Answered at the terminal'))]);
