@@ -3,7 +3,8 @@ import type { UpdateDefinition } from '@temporalio/common';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { MISSION_WORKFLOW, TASK_QUEUE } from './api/constants';
 import { MissionInputError, parseMissionInput, type MissionRequest } from './api/input';
-import { approvePlanUpdate, rejectPlanUpdate, revisePlanUpdate, statusQuery, type ApprovePlan, type DecisionAck, type RejectPlan } from './api/messages';
+import { answerQuestionsUpdate, approvePlanUpdate, rejectPlanUpdate, revisePlanUpdate, statusQuery, type ApprovePlan, type DecisionAck, type RejectPlan } from './api/messages';
+import type { AnswerQuestions } from './api/questions';
 import type { MissionReport } from './api/report';
 import type { MissionStatus } from './api/status';
 import type { mission } from './workflows/mission';
@@ -11,6 +12,7 @@ import type { mission } from './workflows/mission';
 export type { MissionRequest } from './api/input';
 export type { MissionReport } from './api/report';
 export type { MissionStatus } from './api/status';
+export type { AnswerQuestions, PlanQuestion } from './api/questions';
 
 export { MissionInputError } from './api/input';
 export { createMissionSchedule, listMissionSchedules, type MissionScheduleOptions } from './schedules';
@@ -68,6 +70,14 @@ export function rejectPlan(client: Client, missionId: string, payload: RejectPla
 
 export function revisePlan(client: Client, missionId: string, feedback: string): Promise<DecisionAck> {
   return sendDecision(client.workflow.getHandle(missionId), revisePlanUpdate, { feedback });
+}
+
+/**
+ * Answers the planner's questions (status.questions while the phase is `awaiting-answers`): `{ answers: { q1: "..." } }`,
+ * `{ useDefaults: true }`, or both (unanswered questions take their default). `round`: the round you read.
+ */
+export function answerQuestions(client: Client, missionId: string, payload: AnswerQuestions): Promise<DecisionAck> {
+  return sendDecision(client.workflow.getHandle(missionId), answerQuestionsUpdate, payload);
 }
 
 export function getStatus(client: Client, missionId: string): Promise<MissionStatus> {

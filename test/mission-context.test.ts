@@ -111,7 +111,9 @@ test('a server without json_schema support still plans (json_object), and the pl
     ['json_schema', 400],
     ['json_object', 200],
   ]);
-  const schema = plans[0]!.body.response_format!.json_schema!.schema as { properties: { milestones: { maxItems: number; items: { properties: { features: { maxItems: number } } } } } };
+  // While the planner may still ask, the plan is the `plan` of { questions, plan }.
+  const wrapper = plans[0]!.body.response_format!.json_schema!.schema as { properties: { plan: { anyOf: unknown[] } } };
+  const schema = wrapper.properties.plan.anyOf[0] as { properties: { milestones: { maxItems: number; items: { properties: { features: { maxItems: number } } } } } };
   expect(schema.properties.milestones.maxItems).toBe(1);
   expect(schema.properties.milestones.items.properties.features.maxItems).toBe(2);
 }, 120_000);

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { startMission } from '../src/client';
+import { answerQuestions, startMission } from '../src/client';
 import { startEmbeddedServer, type EmbeddedServer } from '../src/embedded';
 import { startLocalWorker } from '../src/dev';
 import { statusQuery } from '../src/api/messages';
@@ -26,20 +26,34 @@ test('the Web UI of the local dev server shows a running mission with its summar
   const running = local.worker.run();
   try {
     const client = new Client({ connection });
-    h.model.script('plan', [planReply(makePlan([{ id: 'm1', features: [{ id: 'ui' }] }], 'Browser plan'))]);
+    // The planner asks first: the questions are in the current details until they are answered.
+    const question = { id: 'q1', question: 'Which port should it listen on?', why: 'the health check calls it', default: '8080' };
+    h.model.script('plan', [{ content: JSON.stringify({ questions: [question], plan: null }) }, planReply(makePlan([{ id: 'm1', features: [{ id: 'ui' }] }], 'Browser plan'))]);
     const id = `webui-${Date.now()}`;
     const handle = await startMission(client, { prompt: 'Show me in the browser', repo: makeRepo() }, { missionId: id });
-    for (let i = 0; i < 200 && (await handle.query(statusQuery)).phase !== 'awaiting-approval'; i++) await new Promise((r) => setTimeout(r, 100));
+    const reached = async (phase: string) => {
+      for (let i = 0; i < 200 && (await handle.query(statusQuery)).phase !== phase; i++) await new Promise((r) => setTimeout(r, 100));
+    };
+    await reached('awaiting-answers');
 
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     await page.goto(`${server.uiUrl}/namespaces/default/workflows?query=${encodeURIComponent(`WorkflowId = '${id}'`)}`);
     await page.getByText(id).first().waitFor({ timeout: 60_000 });
-    await page.goto(`${server.uiUrl}/namespaces/default/workflows/${encodeURIComponent(id)}`);
-    await page.getByText('mission: Show me in the browser').first().waitFor({ timeout: 60_000 });
-    // The summary, static details and current details (kept by the workflow) are under "User Metadata".
-    // The UI renders them as Markdown in sandboxed frames.
-    await page.getByText('User Metadata', { exact: true }).first().click();
+    const details = async () => {
+      await page.goto(`${server.uiUrl}/namespaces/default/workflows/${encodeURIComponent(id)}`);
+      await page.getByText('mission: Show me in the browser').first().waitFor({ timeout: 60_000 });
+      // The summary, static details and current details (kept by the workflow) are under "User Metadata".
+      // The UI renders them as Markdown in sandboxed frames.
+      await page.getByText('User Metadata', { exact: true }).first().click();
+    };
+    await details();
+    expect(await frameText(page, /Questions from the planner \(round 1 of at most 2\)/)).toBeTruthy();
+    expect(await frameText(page, /q1: Which port should it listen on\?/)).toBeTruthy();
+    expect(await frameText(page, new RegExp(`mission answer ${id} --round 1 --defaults`))).toBeTruthy();
+    await answerQuestions(client, id, { useDefaults: true });
+    await reached('awaiting-approval');
+    await details();
     expect(await frameText(page, /awaiting-approval: waiting for approvePlan, rejectPlan or revisePlan · milestones 0\/1/)).toBeTruthy();
     expect(await frameText(page, /Repository \/.*, base main/)).toBeTruthy();
     // At the gate the current details carry the plan in Markdown and the commands that decide it.

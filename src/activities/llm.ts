@@ -1,6 +1,7 @@
 import { failureType } from '../api/errors';
 import { describeIssues } from '../api/issues';
 import { Plan, checkPlan, type PlanLimits } from '../api/plan';
+import { answersMessage, MAX_QUESTION_ROUNDS, PlannerReply, type AnsweredQuestion, type PlanQuestion } from '../api/questions';
 import type { TokenUsage } from '../api/status';
 import type { PriceTable } from '../api/prices';
 import { loadContext } from './context';
@@ -8,7 +9,7 @@ import type { ModelClient } from './model';
 import type { MissionPaths } from './paths';
 import { createAgentTurn } from './agent-turn';
 import { CapabilityStore, nextFormat, responseFormat, withSchemaHint, type PlanFormat } from './plan-format';
-import { planFixMessage, planMessages, planRevisionMessage } from './prompts';
+import { planFixMessage, planMessages, planRevisionMessage, questionsNote, type QuestionRound } from './prompts';
 import { fitTask } from './compaction';
 import { contextWindowFor, estimateTokens, learnedWindow } from './context-window';
 import { loadSession, newSession, saveSession, type Session } from './session';
@@ -22,12 +23,16 @@ export interface PlanTurnInput {
   model?: string;
   /** The input's `models.prices`, over the worker's table. */
   prices?: PriceTable;
-  /** What to tell the planner before this turn: validation errors or reviewer feedback. */
-  followUp?: { kind: 'invalid'; errors: string[] } | { kind: 'revise'; feedback: string };
+  /** What to tell the planner before this turn: validation errors, reviewer feedback, or the answers to its questions. */
+  followUp?: { kind: 'invalid'; errors: string[] } | { kind: 'revise'; feedback: string } | { kind: 'answers'; answers: AnsweredQuestion[]; round: number; maxRounds: number };
+  /** Set when the planner may ask instead of planning (this turn's questions would be that round); absent: it must plan. */
+  questions?: QuestionRound;
 }
 
 export interface PlanTurnResult {
   plan: Plan | null;
+  /** The planner asked instead of planning (absent in results recorded before it could). */
+  questions?: PlanQuestion[];
   errors: string[];
   tokens: TokenUsage;
 }
@@ -44,19 +49,17 @@ export function createLlmActivities(deps: { model: ModelClient; paths: MissionPa
     const file = paths.sessionFile(input.missionKey, 'plan');
     const session =
       (await loadSession<PlanTurnResult>(file)) ??
-      newSession<PlanTurnResult>(planMessages(input.prompt, input.limits, await loadContext(paths.contextFile(input.missionKey))));
+      newSession<PlanTurnResult>(planMessages(input.prompt, input.limits, await loadContext(paths.contextFile(input.missionKey)), input.questions));
     const recorded = session.turns[String(input.turn)];
     if (recorded) return recorded;
 
-    if (input.followUp) {
-      const text = input.followUp.kind === 'invalid' ? planFixMessage(input.followUp.errors) : planRevisionMessage(input.followUp.feedback);
-      session.messages.push({ role: 'user', content: text });
-    }
+    if (input.followUp) session.messages.push({ role: 'user', content: followUpText(input.followUp, input.questions) });
     session.window ??= contextWindowFor(input.model ?? model.defaultModel, deps.contextWindows);
     const reply = await completePlan(session, input);
     const content = reply.message.content ?? '';
     session.messages.push({ role: 'assistant', content });
-    const parsed = parsePlan(content, reply.message.refusal, input.limits, (await loadContext(paths.contextFile(input.missionKey))).skills.map((s) => s.name));
+    const repoSkills = (await loadContext(paths.contextFile(input.missionKey))).skills.map((s) => s.name);
+    const parsed = parsePlan(content, reply.message.refusal, input.limits, input.questions !== undefined, repoSkills);
     // A reply cut at the output limit is broken JSON, but "not valid JSON" makes a model send the same again.
     if (!parsed.plan && reply.finishReason === 'length') parsed.errors = [cutOffError(reply.tokens.completion)];
     const result: PlanTurnResult = { ...parsed, tokens: reply.tokens };
@@ -76,11 +79,12 @@ export function createLlmActivities(deps: { model: ModelClient; paths: MissionPa
     for (let overflows = 0; ; ) {
       session.messages = fitTask(session.messages, session.window!);
       try {
-        const response_format = responseFormat(format, input.limits);
-        return await model.complete({ model: input.model, messages: withSchemaHint(session.messages, format, input.limits), ...(response_format ? { response_format } : {}) }, input.prices);
+        const asks = input.questions !== undefined;
+        const response_format = responseFormat(format, input.limits, asks);
+        return await model.complete({ model: input.model, messages: withSchemaHint(session.messages, format, input.limits, asks), ...(response_format ? { response_format } : {}) }, input.prices);
       } catch (err) {
         if (failureType(err) === 'MODEL_CONTEXT_EXCEEDED' && overflows++ < 2) {
-          session.window = learnedWindow(session.window!, (err as Error).message, estimateTokens(withSchemaHint(session.messages, format, input.limits)));
+          session.window = learnedWindow(session.window!, (err as Error).message, estimateTokens(withSchemaHint(session.messages, format, input.limits, input.questions !== undefined)));
           continue;
         }
         const next = nextFormat(err, format);
@@ -97,8 +101,22 @@ export function createLlmActivities(deps: { model: ModelClient; paths: MissionPa
 const cutOffError = (tokens: number) =>
   `the reply was cut off at the output limit (${tokens} tokens) before the plan ended; return a shorter plan: fewer and shorter criteria, no line repeated`;
 
-/** A plan reply becomes either a plan or the list of reasons it was refused (sent back to the planner). */
-export function parsePlan(content: string, refusal: string | null | undefined, limits: PlanLimits, repoSkills: readonly string[] = []): Omit<PlanTurnResult, 'tokens'> {
+/** The user message before a turn; a turn that may ask again (a revision, more rounds left) says how. */
+function followUpText(followUp: NonNullable<PlanTurnInput['followUp']>, questions: QuestionRound | undefined): string {
+  const text =
+    followUp.kind === 'invalid'
+      ? planFixMessage(followUp.errors)
+      : followUp.kind === 'revise'
+        ? planRevisionMessage(followUp.feedback)
+        : answersMessage(followUp.answers, followUp.round, followUp.maxRounds);
+  return questions && followUp.kind === 'revise' ? `${text}\n\n${questionsNote(questions)}` : text;
+}
+
+/**
+ * A plan reply becomes either a plan, the planner's questions (only when it may ask: `questions`), or the list of
+ * reasons it was refused (sent back to the planner). A bare plan is taken either way (models that ignore the wrapper).
+ */
+export function parsePlan(content: string, refusal: string | null | undefined, limits: PlanLimits, questions = false, repoSkills: readonly string[] = []): Omit<PlanTurnResult, 'tokens'> {
   if (refusal) return { plan: null, errors: [`the model refused: ${refusal}`] };
   let json: unknown;
   try {
@@ -106,8 +124,29 @@ export function parsePlan(content: string, refusal: string | null | undefined, l
   } catch (err) {
     return { plan: null, errors: [`the reply is not valid JSON (${(err as Error).message}); answer with the JSON plan only`] };
   }
+  if (isWrapped(json)) return parseWrapped(json, limits, questions, repoSkills);
   const parsed = Plan.safeParse(json);
   if (!parsed.success) return { plan: null, errors: describeIssues(parsed.error, Plan) };
-  const errors = checkPlan(parsed.data, limits, repoSkills);
-  return errors.length ? { plan: null, errors } : { plan: parsed.data, errors: [] };
+  return checked(parsed.data, limits, repoSkills);
+}
+
+function checked(plan: Plan, limits: PlanLimits, repoSkills: readonly string[]): Omit<PlanTurnResult, 'tokens'> {
+  const errors = checkPlan(plan, limits, repoSkills);
+  return errors.length ? { plan: null, errors } : { plan, errors: [] };
+}
+
+/** `{ questions, plan }` rather than a bare plan (which has `milestones`). */
+const isWrapped = (json: unknown): json is Record<string, unknown> =>
+  typeof json === 'object' && json !== null && !Array.isArray(json) && ('questions' in json || ('plan' in json && !('milestones' in json)));
+
+function parseWrapped(json: Record<string, unknown>, limits: PlanLimits, questions: boolean, repoSkills: readonly string[]): Omit<PlanTurnResult, 'tokens'> {
+  const parsed = PlannerReply.safeParse(json);
+  if (!parsed.success) return { plan: null, errors: describeIssues(parsed.error, PlannerReply) };
+  const reply = parsed.data;
+  if (reply.questions.length) {
+    if (questions) return { plan: null, questions: reply.questions, errors: [] };
+    return { plan: null, errors: [`no more questions are allowed (at most ${MAX_QUESTION_ROUNDS} rounds): return the plan, stating in "assumptions" what you assumed for the questions left open`] };
+  }
+  if (!reply.plan) return { plan: null, errors: ['the reply has neither questions nor a plan: return the plan'] };
+  return checked(reply.plan, limits, repoSkills);
 }

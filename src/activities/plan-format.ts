@@ -5,6 +5,7 @@ import type { ResponseFormatJSONObject, ResponseFormatJSONSchema } from 'openai/
 import { z } from 'zod';
 import { failureType } from '../api/errors';
 import { MAX_NEW_SKILLS, Plan, type PlanLimits } from '../api/plan';
+import { MAX_QUESTIONS, PlanQuestion } from '../api/questions';
 
 /**
  * How the planner asks for its JSON. Best first: a JSON schema with the plan's limits as `maxItems`
@@ -61,18 +62,40 @@ export function planJsonSchema(limits: PlanLimits): Record<string, unknown> {
   return schema as unknown as Record<string, unknown>;
 }
 
-export function responseFormat(format: PlanFormat, limits: PlanLimits): ResponseFormatJSONSchema | ResponseFormatJSONObject | undefined {
+const QUESTION_JSON_SCHEMA = stripUnsupported(z.toJSONSchema(PlanQuestion, { target: 'draft-7' })) as Record<string, unknown>;
+
+/**
+ * While the planner may ask: `{ questions, plan }`, questions first (a model that asks writes them, then `null`),
+ * the plan or null (strict structured outputs want an object at the root, and every property required).
+ * `limits`: with the plan's limits and the bound on questions as maxItems; without, for servers that refuse them.
+ */
+export function plannerJsonSchema(limits: PlanLimits | undefined, questions: boolean): Record<string, unknown> {
+  const plan = limits ? planJsonSchema(limits) : PLAN_JSON_SCHEMA;
+  if (!questions) return plan;
+  return {
+    type: 'object',
+    properties: {
+      questions: { type: 'array', items: QUESTION_JSON_SCHEMA, ...(limits ? { maxItems: MAX_QUESTIONS } : {}) },
+      plan: { anyOf: [plan, { type: 'null' }] },
+    },
+    required: ['questions', 'plan'],
+    additionalProperties: false,
+  };
+}
+
+/** `questions`: the planner may ask instead of planning (the reply is `{ questions, plan }`). */
+export function responseFormat(format: PlanFormat, limits: PlanLimits, questions = false): ResponseFormatJSONSchema | ResponseFormatJSONObject | undefined {
   if (format === 'json_schema' || format === 'json_schema_nolimits') {
-    const schema = format === 'json_schema' ? planJsonSchema(limits) : PLAN_JSON_SCHEMA;
+    const schema = plannerJsonSchema(format === 'json_schema' ? limits : undefined, questions);
     return { type: 'json_schema', json_schema: { name: 'mission_plan', strict: true, schema } };
   }
   return format === 'json_object' ? { type: 'json_object' } : undefined;
 }
 
 /** Without a schema in response_format the model needs it in words (json_object also requires the word JSON). */
-export function withSchemaHint(messages: ChatCompletionMessageParam[], format: PlanFormat, limits: PlanLimits): ChatCompletionMessageParam[] {
+export function withSchemaHint(messages: ChatCompletionMessageParam[], format: PlanFormat, limits: PlanLimits, questions = false): ChatCompletionMessageParam[] {
   if (format === 'json_schema' || format === 'json_schema_nolimits') return messages;
-  const hint = `Answer with one JSON object (no prose, no code fence) that matches this JSON schema:\n${JSON.stringify(planJsonSchema(limits))}`;
+  const hint = `Answer with one JSON object (no prose, no code fence) that matches this JSON schema:\n${JSON.stringify(plannerJsonSchema(limits, questions))}`;
   // Into the system message: some chat templates refuse a system message anywhere but first.
   const [first, ...rest] = messages;
   if (first?.role !== 'system' || typeof first.content !== 'string') return [{ role: 'system', content: hint }, ...messages];

@@ -1,6 +1,7 @@
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import type { FeatureInput } from '../api/agent';
 import { MAX_NEW_SKILLS, MAX_NEW_SKILL_CHARS, type PlanLimits } from '../api/plan';
+import { MAX_QUESTIONS } from '../api/questions';
 import { contextSection, type RepoContext } from './context';
 import { skillLines, type SkillInfo } from './skills';
 
@@ -16,7 +17,22 @@ Rules:
 - Keep features small and concrete; state assumptions and risks honestly.
 Answer with the JSON plan only.`;
 
-export function planMessages(prompt: string, limits: PlanLimits, context: RepoContext): ChatCompletionMessageParam[] {
+/** The planner may ask instead of planning: round `round` of `maxRounds`. */
+export interface QuestionRound {
+  round: number;
+  maxRounds: number;
+}
+
+/** How to ask, said with every turn that may ask (the reply's shape differs from a bare plan). */
+export function questionsNote({ round, maxRounds }: QuestionRound): string {
+  return [
+    `Questions: if something you cannot learn from the goal or the repository would change the plan materially (scope, technology, behaviour the person must choose), you may ask up to ${MAX_QUESTIONS} clarifying questions instead of planning (round ${round} of at most ${maxRounds}):`,
+    '{"questions": [{"id": "q1", "question": "...", "why": "what in the plan depends on the answer", "default": "the answer you assume if the person gives none"}], "plan": null}',
+    'Otherwise (most of the time) plan at once: {"questions": [], "plan": {...the plan...}}. Do not ask what you can decide yourself.',
+  ].join('\n');
+}
+
+export function planMessages(prompt: string, limits: PlanLimits, context: RepoContext, questions?: QuestionRound): ChatCompletionMessageParam[] {
   const files = context.files.length
     ? `Files at ${context.baseBranch} (${context.fileCount} in all${context.fileCount > context.files.length ? `, first ${context.files.length} shown` : ''}):\n${context.files.join('\n')}`
     : 'The repository has no files yet.';
@@ -31,6 +47,7 @@ export function planMessages(prompt: string, limits: PlanLimits, context: RepoCo
     contextSection(context, context.skills, PLANNER_SKILLS),
     context.skills.length ? '' : 'The repository has no skills.',
     NEW_SKILLS,
+    questions ? `\n${questionsNote(questions)}` : '',
   ];
   return [
     { role: 'system', content: PLANNER_SYSTEM },

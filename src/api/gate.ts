@@ -1,4 +1,5 @@
 import type { NewSkill, Plan } from './plan';
+import type { PendingQuestions } from './questions';
 import type { MissionStatus } from './status';
 
 /** The plan in Markdown, as the Web UI's current details and `mission status` show it at the approval gate. */
@@ -60,4 +61,40 @@ export function decisionCommandsMarkdown(missionId: string, revision: number): s
 export function approvalGate(status: Pick<MissionStatus, 'missionId' | 'phase' | 'plan' | 'planRevision'>): string | undefined {
   if (status.phase !== 'awaiting-approval' || !status.plan) return undefined;
   return `${planMarkdown(status.plan, status.planRevision)}\n\n${decisionCommandsMarkdown(status.missionId, status.planRevision)}`;
+}
+
+/**
+ * The planner's questions in Markdown, then the answers as a file the person edits (`- q1: answer` lines, the defaults
+ * filled in) and the exact commands that send them: what the current details and `mission status` show while the
+ * mission is `awaiting-answers`.
+ */
+export function questionsMarkdown(missionId: string, pending: PendingQuestions): string {
+  const { round, maxRounds, questions } = pending;
+  const lines = [`## Questions from the planner (round ${round} of at most ${maxRounds})`, ''];
+  for (const q of questions) lines.push(`### ${q.id}: ${q.question}`, '', `Why: ${q.why}`, '', `Default: ${q.default}`, '');
+  const first = questions[0]?.id ?? 'q1';
+  const answers = JSON.stringify({ round, answers: { [first]: '...' } });
+  lines.push(
+    '## Answer',
+    '',
+    'Unanswered questions take their default. In a file (answers.md), one line per question:',
+    '',
+    // Continuation lines indented: parseAnswersMarkdown reads them as part of the answer.
+    ...questions.map((q) => `- ${q.id}: ${q.default.replace(/\n/g, '\n  ')}`),
+    '',
+    '```sh',
+    `mission answer ${missionId} --round ${round} --file answers.md`,
+    `mission answer ${missionId} --round ${round} --answer ${first}="..."`,
+    `mission answer ${missionId} --round ${round} --defaults`,
+    `temporal workflow update execute --workflow-id ${missionId} --name answerQuestions --input '${answers}'`,
+    `temporal workflow signal --workflow-id ${missionId} --name answerQuestions --input '${JSON.stringify({ round, useDefaults: true })}'`,
+    '```',
+  );
+  return lines.join('\n');
+}
+
+/** What the mission waits on a person for, in Markdown: the plan to decide or the questions to answer; undefined otherwise. */
+export function decisionGate(status: Pick<MissionStatus, 'missionId' | 'phase' | 'plan' | 'planRevision' | 'questions'>): string | undefined {
+  if (status.phase === 'awaiting-answers' && status.questions) return questionsMarkdown(status.missionId, status.questions);
+  return approvalGate(status);
 }

@@ -1,5 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
+import type { AnswerQuestions } from './questions';
 import type { MissionReport } from './report';
 import type { AgentProgress, MissionStatus } from './status';
 
@@ -51,6 +52,8 @@ export const revisePlanSignal = defineSignal<[RevisePlan]>('revisePlan');
 export const pauseSignal = defineSignal<[Pause?]>('pause');
 export const resumeSignal = defineSignal<[Resume?]>('resume');
 export const moveHostSignal = defineSignal<[MoveHost?]>('moveHost');
+/** Answers to the planner's clarifying questions (phase `awaiting-answers`): { answers?: { id: text }, useDefaults?, round?, answeredBy? }. */
+export const answerQuestionsSignal = defineSignal<[AnswerQuestions?]>('answerQuestions');
 /**
  * The same decisions as Updates under the same names: the caller learns at once whether the mission took the
  * decision, or why not (the validator refuses it, with the reason, and nothing is recorded in history).
@@ -67,6 +70,7 @@ export const rejectPlanUpdate = defineUpdate<DecisionAck, [RejectPlan]>('rejectP
 export const revisePlanUpdate = defineUpdate<DecisionAck, [RevisePlan]>('revisePlan');
 export const pauseUpdate = defineUpdate<DecisionAck, [Pause]>('pause');
 export const resumeUpdate = defineUpdate<DecisionAck, [Resume]>('resume');
+export const answerQuestionsUpdate = defineUpdate<DecisionAck, [AnswerQuestions]>('answerQuestions');
 /** From an agent's workflow to its mission: it has taken no new turn for the stall time (stalled) or has again (cleared). */
 export interface AgentLiveness {
   taskId: string;

@@ -1,6 +1,7 @@
 import type { NarrativeFlag } from './narrative';
 import { unresolvedOf, type Unresolved } from './outcome';
 import type { Plan } from './plan';
+import type { AnsweredRound } from './questions';
 import { formatCost } from './prices';
 import type { AgentRole, CriterionCheck, HostMove, MilestoneStatus, MissionStatus, RefusedActions, SandboxInfo, TokenUsage } from './status';
 
@@ -43,6 +44,8 @@ export interface MissionReport {
   refused?: RefusedActions;
   /** The mission moved to other hosts (status.moves). */
   moves?: HostMove[];
+  /** The planner's clarifying questions and their answers (status.clarifications). */
+  clarifications?: AnsweredRound[];
 }
 
 /** The facts of a report, from the mission's status (pure: used inside the workflow). */
@@ -74,6 +77,7 @@ export function reportFromStatus(status: MissionStatus, outcome: Outcome, finish
     ...(status.sandbox ? { sandbox: status.sandbox } : {}),
     ...(status.refused ? { refused: status.refused } : {}),
     ...(status.moves?.length ? { moves: status.moves } : {}),
+    ...(status.clarifications?.length ? { clarifications: status.clarifications } : {}),
     ...extra,
   };
 }
@@ -126,6 +130,7 @@ export function renderReport(r: MissionReport): string {
     lines.push('## Refused actions', '', `Agents attempted ${r.refused.count} action(s) that were refused; the last ${r.refused.last.length}:`, '');
     lines.push(...r.refused.last.map((x) => `- ${x.taskId}: ${x.action.replace(/\s+/g, ' ')}`), '');
   }
+  if (r.clarifications?.length) lines.push(...clarificationLines(r.clarifications));
   if (r.milestones.length) lines.push('## Milestones', '');
   for (const m of r.milestones) lines.push(...milestoneSection(m));
   if (r.commits.length) lines.push('## Commits', '', ...r.commits.map((c) => `- ${short(c.sha)} ${c.subject}`), '');
@@ -161,6 +166,16 @@ function milestoneSection(m: MissionReport['milestones'][number]): string[] {
     out.push('');
   }
   if (v.repair) out.push(`Repair: ${v.repair.state}: ${v.repair.summary}${v.repair.commit ? ` (commit ${short(v.repair.commit)})` : ''}`, '');
+  return out;
+}
+
+/** Each round of the planner's questions: who answered, and which answers were the defaults. */
+function clarificationLines(rounds: AnsweredRound[]): string[] {
+  const out = ['## Clarifying questions', ''];
+  for (const r of rounds) {
+    out.push(`Plan revision ${r.forRevision}, round ${r.round}, answered ${r.by.startsWith('defaults') ? `with ${r.by}` : `by ${r.by}`}:`, '');
+    out.push(...r.answers.map((a) => `- ${a.id}: ${a.question} — **${a.answer}**${a.byDefault ? ' (default)' : ''}`), '');
+  }
   return out;
 }
 

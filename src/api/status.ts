@@ -1,10 +1,13 @@
 import type { BudgetLimits } from './budget';
 import type { Plan } from './plan';
+import type { AnsweredRound, PendingQuestions } from './questions';
 
 /** The mission as an explicit state machine. */
 export type Phase =
   | 'preparing'
   | 'planning'
+  /** The planner asked clarifying questions; `answerQuestions` answers them (status.questions). */
+  | 'awaiting-answers'
   | 'awaiting-approval'
   | 'running'
   | 'paused-budget'
@@ -226,6 +229,10 @@ export interface MissionStatus {
   moves?: HostMove[];
   plan: Plan | null;
   planRevision: number;
+  /** While `awaiting-answers`: the planner's questions and the round. */
+  questions?: PendingQuestions;
+  /** Every round of questions answered, with which answers were the defaults. */
+  clarifications?: AnsweredRound[];
   milestones: MilestoneStatus[];
   tokens: TokenUsage;
   tokensByRole: Partial<Record<AgentRole, TokenUsage>>;

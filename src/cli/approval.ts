@@ -1,7 +1,8 @@
 import { createInterface } from 'node:readline/promises';
 import type { Client } from '@temporalio/client';
 import type { Plan } from '../api/plan';
-import { approvePlan, rejectPlan, revisePlan } from '../client';
+import type { PendingQuestions } from '../api/questions';
+import { answerQuestions, approvePlan, rejectPlan, revisePlan } from '../client';
 
 /** The plan as a human reads it before approving. */
 export function renderPlan(plan: Plan): string {
@@ -45,6 +46,39 @@ export async function askForApproval(client: Client, id: string, signal: AbortSi
         if (feedback) return void (await revisePlan(client, id, feedback));
       }
     }
+  } catch (err) {
+    if ((err as Error).name !== 'AbortError') throw err;
+  } finally {
+    rl.close();
+  }
+}
+
+/** The planner's questions as a person reads them at the terminal. */
+export function renderQuestions(pending: PendingQuestions): string {
+  const lines = [`The planner asks (round ${pending.round} of at most ${pending.maxRounds}; unanswered questions take their default):`];
+  for (const q of pending.questions) lines.push(`  ${q.id}  ${q.question}`, `      why: ${q.why}`, `      default: ${q.default}`);
+  return lines.join('\n');
+}
+
+/** The exact commands that answer, for a run without a terminal (or another shell). */
+export function answerCommands(id: string, round: number, address?: string): string {
+  const env = address ? `TEMPORAL_ADDRESS=${address} ` : '';
+  return [
+    `answer with:   ${env}npx mission answer ${id} --round ${round} --answer q1="..." (or --file answers.md)`,
+    `or defaults:   ${env}npx mission answer ${id} --round ${round} --defaults`,
+  ].join('\n');
+}
+
+/** Asks each question on the terminal (Enter takes its default), then sends the answers. Resolves quietly when `signal` aborts. */
+export async function askForAnswers(client: Client, id: string, signal: AbortSignal, pending: PendingQuestions): Promise<void> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  try {
+    const answers: Record<string, string> = {};
+    for (const q of pending.questions) {
+      const text = (await rl.question(`${q.id}: ${q.question}\n  (${q.why})\n  [${q.default}] > `, { signal })).trim();
+      if (text) answers[q.id] = text;
+    }
+    await answerQuestions(client, id, { answers, useDefaults: true, round: pending.round, answeredBy: process.env.USER ?? 'terminal' });
   } catch (err) {
     if ((err as Error).name !== 'AbortError') throw err;
   } finally {

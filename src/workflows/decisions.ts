@@ -3,7 +3,10 @@ import { ApplicationFailure, setHandler, type SignalDefinition } from '@temporal
 import type { z } from 'zod';
 import { raiseBudget } from '../api/budget';
 import { describeIssues } from '../api/issues';
+import { AnswerQuestions, answersRefusal } from '../api/questions';
 import {
+  answerQuestionsSignal,
+  answerQuestionsUpdate,
   ApprovePlan,
   approvePlanSignal,
   approvePlanUpdate,
@@ -99,7 +102,7 @@ function register<S extends z.ZodType, A extends unknown[]>(state: MissionState,
   );
 }
 
-/** approvePlan, rejectPlan, revisePlan, pause and resume: each a signal and an update of the same name. */
+/** approvePlan, rejectPlan, revisePlan, answerQuestions, pause and resume: each a signal and an update of the same name. */
 export function registerDecisions(state: MissionState): void {
   const plan = <S extends z.ZodType>(name: string, schema: S, description: string, toDecision: (v: z.infer<S>) => PlanDecision & { revision?: number }): DecisionHandler<S> => ({
     name,
@@ -115,6 +118,17 @@ export function registerDecisions(state: MissionState): void {
   register(state, approvePlanSignal, approvePlanUpdate, plan('approvePlan', ApprovePlan, 'Approve the plan: { comment?, approvedBy?, revision? } (revision: the planRevision approved; an older one is refused).', (v) => ({ kind: 'approve', ...v })));
   register(state, rejectPlanSignal, rejectPlanUpdate, plan('rejectPlan', RejectPlan, 'Reject the plan and end the mission: { reason? }.', (v) => ({ kind: 'reject', ...v })));
   register(state, revisePlanSignal, revisePlanUpdate, plan('revisePlan', RevisePlan, 'Plan again with feedback: { feedback }.', (v) => ({ kind: 'revise', ...v })));
+
+  register(state, answerQuestionsSignal, answerQuestionsUpdate, {
+    name: 'answerQuestions',
+    schema: AnswerQuestions,
+    description: 'Answer the planner\'s questions: { answers?: { "q1": "..." }, useDefaults?, round?, answeredBy? } (unanswered questions take their default).',
+    refusal: (v) => answersRefusal(state.status.questions, state.phase, v) ?? (state.answers ? 'answers are already being applied' : undefined),
+    apply: (v) => {
+      state.answers = v;
+      state.record('signal', 'answerQuestions received');
+    },
+  });
 
   const unpause = (paused: boolean) => {
     state.status.paused = paused;

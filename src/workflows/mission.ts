@@ -6,6 +6,7 @@ import { parseMissionInputOrFail, type MissionInput } from '../api/input';
 import { decideOutcome } from '../api/outcome';
 import { reportQuery, statusQuery } from '../api/messages';
 import type { Plan } from '../api/plan';
+import { MAX_QUESTION_ROUNDS } from '../api/questions';
 import { reportFromStatus, type MissionReport, type Outcome } from '../api/report';
 import { MissionRepoKey, MissionStatusKey } from '../api/search';
 import type { MissionStatus } from '../api/status';
@@ -13,6 +14,7 @@ import type { MissionContext } from './agents';
 import { budgetGate } from './budget';
 import { registerDecisions } from './decisions';
 import { registerLiveness } from './liveness';
+import { answersFor, QUESTIONS_PATCH } from './questions';
 import { retryAfterQuotaPark } from './quota';
 import { installPlanSkills } from './skills';
 import { HostMover } from './move';
@@ -178,7 +180,9 @@ async function planUntilDecided(ctx: MissionContext): Promise<Exclude<PlanDecisi
   for (;;) {
     state.setPhase('planning', state.status.planRevision ? 'revising the plan' : 'drafting the plan');
     let plan: Plan | null = null;
-    for (let attempt = 1; !plan; attempt++) {
+    // Rounds of clarifying questions in this planning (first draft or revision); questions are not a failed attempt.
+    let rounds = 0;
+    for (let attempt = 1; !plan; ) {
       const request = {
         missionKey: ctx.missionKey,
         turn: ++turn,
@@ -187,16 +191,23 @@ async function planUntilDecided(ctx: MissionContext): Promise<Exclude<PlanDecisi
         model: input.models.planner,
         followUp,
         ...(input.models.prices ? { prices: input.models.prices } : {}),
+        ...(rounds < MAX_QUESTION_ROUNDS ? { questions: { round: rounds + 1, maxRounds: MAX_QUESTION_ROUNDS } } : {}),
       };
       const reply = await retryAfterQuotaPark(state, ctx.missionId, 'the planner', () => ctx.acts.model.planTurn.executeWithOptions({ summary: `llm: plan turn ${request.turn}` }, [request]));
       state.addTokens(reply.tokens, 'plan');
       plan = reply.plan;
       if (plan) break;
+      // Histories from before questions never hold any: the patch marks where the new commands start.
+      if (reply.questions?.length && patched(QUESTIONS_PATCH)) {
+        followUp = { kind: 'answers', answers: await answersFor(ctx, reply.questions, ++rounds), round: rounds, maxRounds: MAX_QUESTION_ROUNDS };
+        continue;
+      }
       state.record('plan-invalid', `plan draft ${attempt} refused: ${reply.errors.join('; ')}`);
       if (attempt >= MAX_PLAN_ATTEMPTS) {
         throw missionFailure('PLAN_INVALID', `the planner returned an invalid plan ${attempt} times; last problems: ${reply.errors.join('; ')}. Try a more specific prompt, other limits or another planner model.`);
       }
       followUp = { kind: 'invalid', errors: reply.errors };
+      attempt++;
     }
     state.setPlan(plan);
     if (!input.requirePlanApproval) return { kind: 'approve', comment: 'approval not required' };

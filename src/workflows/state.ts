@@ -2,8 +2,9 @@ import { patched, setCurrentDetails, upsertSearchAttributes } from '@temporalio/
 import { MissionCostUsdKey, MissionStatusKey } from '../api/search';
 import { MAX_STATUS_EVENTS } from '../api/constants';
 import { budgetExceeded, type BudgetLimits } from '../api/budget';
-import { approvalGate } from '../api/gate';
+import { decisionGate } from '../api/gate';
 import type { Plan } from '../api/plan';
+import type { AnswerQuestions, AnsweredRound } from '../api/questions';
 import type { MissionReport } from '../api/report';
 import {
   addRefused,
@@ -40,6 +41,8 @@ export type PlanDecision =
 export class MissionState {
   readonly status: MissionStatus;
   decision: PlanDecision | undefined;
+  /** Answers to the planner's questions, taken by `answerQuestions` and not yet handed to the planner. */
+  answers: AnswerQuestions | undefined;
   /** The report once written: the `report` query returns it (a failed mission has no result to carry it). */
   report: MissionReport | undefined;
   /** Set once the worker confirmed the search attributes exist: keeps MissionStatus current. */
@@ -97,7 +100,7 @@ export class MissionState {
   /** One line for the Web UI and `temporal workflow describe`; at the approval gate, the plan and how to decide. */
   private details(now: string): string {
     const line = this.detailsLine(now);
-    const gate = approvalGate(this.status);
+    const gate = decisionGate(this.status);
     const stalled = (this.status.stalled ?? []).map((s) => `stalled: ${s.taskId} has taken no new turn since ${s.since}; waiting on ${s.waitingOn}`);
     return [line, ...stalled].join('\n') + (gate ? `\n\n${gate}` : '');
   }
@@ -146,6 +149,14 @@ export class MissionState {
       features: m.features.map((f) => ({ id: f.id, title: f.title, state: 'pending' })),
     }));
     this.record('plan', `plan revision ${this.status.planRevision}: ${plan.milestones.length} milestone(s), ${plan.milestones.reduce((n, m) => n + m.features.length, 0)} feature(s)`);
+  }
+
+  /** A round of questions answered: kept for the status and the report, and said in the events. */
+  recordAnswers(round: AnsweredRound): void {
+    (this.status.clarifications ??= []).push(round);
+    const defaults = round.answers.filter((a) => a.byDefault).map((a) => a.id);
+    const how = round.by.startsWith('defaults') ? `answered with ${round.by}` : `answered by ${round.by}${defaults.length ? `; defaults taken for ${defaults.join(', ')}` : ''}`;
+    this.record('answers', `questions round ${round.round}: ${how}`);
   }
 
   milestone(id: string): MilestoneStatus {

@@ -1,4 +1,5 @@
 import type { Command } from '../common';
+import { answer } from './answer';
 import { approve } from './approve';
 import { cancel } from './cancel';
 import { dev } from './dev';
@@ -24,6 +25,7 @@ export const COMMANDS: Record<string, Command> = {
   approve,
   reject,
   revise,
+  answer,
   pause,
   resume,
   cancel,

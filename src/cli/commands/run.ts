@@ -5,7 +5,7 @@ import { startMission } from '../../client';
 import { loadEnvConfig } from '../../config';
 import { resolveTemporal, startLocalWorker, type LocalTemporal } from '../../dev';
 import { workerLogNote } from '../../worker';
-import { askForApproval, decisionCommands, renderPlan } from '../approval';
+import { answerCommands, askForAnswers, askForApproval, decisionCommands, renderPlan, renderQuestions } from '../approval';
 import { connectOrExplain, str, type Command, type Context } from '../common';
 import { inputFlagsHelp } from '../input-flags';
 import { exitCodeFor, watchMission } from '../progress';
@@ -67,12 +67,24 @@ async function follow(client: Client, id: string, ctx: Context, temporal: LocalT
   let decided = '';
   let asking: AbortController | undefined;
   const onStatus = (status: MissionStatus) => {
-    const key = status.phase === 'awaiting-approval' && status.plan ? `${status.planRevision}` : '';
+    const key = gateKey(status);
     if (key === decided) return;
     asking?.abort();
     asking = undefined;
     decided = key;
     if (!key) return;
+    if (status.phase === 'awaiting-answers' && status.questions) {
+      const pending = status.questions;
+      if (ctx.json) console.log(JSON.stringify({ event: 'questions', missionId: id, round: pending.round, questions: pending.questions, answer: `mission answer ${id} --round ${pending.round} --defaults` }));
+      else console.log(renderQuestions(pending));
+      if (interactive) {
+        asking = new AbortController();
+        void askForAnswers(client, id, asking.signal, pending).catch((err: Error) => note(`could not send the answers: ${err.message}`));
+      } else {
+        note(answerCommands(id, pending.round, temporal.origin === 'configured' ? undefined : temporal.address));
+      }
+      return;
+    }
     if (ctx.json) console.log(JSON.stringify({ event: 'plan', missionId: id, plan: status.plan, approve: `mission approve ${id}` }));
     else console.log(renderPlan(status.plan!));
     if (interactive) {
@@ -85,12 +97,19 @@ async function follow(client: Client, id: string, ctx: Context, temporal: LocalT
   try {
     // Until the plan is on screen every poll counts (the user is waiting for it, a poll costs two round trips
     // to a local server), then every 500 ms.
-    const intervalMs = (status: MissionStatus | undefined) => (status?.plan ? 500 : 50);
+    const intervalMs = (status: MissionStatus | undefined) => (status?.plan || status?.questions ? 500 : 50);
     return await watchMission(client, id, { json: ctx.json, onStatus, intervalMs, signal: stop.signal });
   } finally {
     asking?.abort();
     process.off('SIGINT', onInterrupt);
   }
+}
+
+/** What the person is asked now: a plan revision to decide, or a round of questions; '' when nothing. */
+function gateKey(status: MissionStatus): string {
+  if (status.phase === 'awaiting-approval' && status.plan) return `${status.planRevision}`;
+  if (status.phase === 'awaiting-answers' && status.questions) return `questions ${status.planRevision + 1}.${status.questions.round}`;
+  return '';
 }
 
 /** A client for the chosen server, plus a worker in this process unless the server is one the user configured. */
