@@ -3,7 +3,19 @@ import type { UpdateDefinition } from '@temporalio/common';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { MISSION_WORKFLOW, TASK_QUEUE } from './api/constants';
 import { MissionInputError, parseMissionInput, type MissionRequest } from './api/input';
-import { approvePlanUpdate, rejectPlanUpdate, revisePlanUpdate, statusQuery, type ApprovePlan, type DecisionAck, type RejectPlan } from './api/messages';
+import {
+  approvePlanUpdate,
+  rejectPlanUpdate,
+  replanUpdate,
+  retryFeatureUpdate,
+  revisePlanUpdate,
+  skipFeatureUpdate,
+  statusQuery,
+  steerUpdate,
+  type ApprovePlan,
+  type DecisionAck,
+  type RejectPlan,
+} from './api/messages';
 import type { MissionReport } from './api/report';
 import type { MissionStatus } from './api/status';
 import type { mission } from './workflows/mission';
@@ -68,6 +80,26 @@ export function rejectPlan(client: Client, missionId: string, payload: RejectPla
 
 export function revisePlan(client: Client, missionId: string, feedback: string): Promise<DecisionAck> {
   return sendDecision(client.workflow.getHandle(missionId), revisePlanUpdate, { feedback });
+}
+
+/** A note every running agent reads at its next turn and every later agent in its first request. */
+export function steer(client: Client, missionId: string, note: string, by?: string): Promise<DecisionAck> {
+  return sendDecision(client.workflow.getHandle(missionId), steerUpdate, { note, ...(by ? { by } : {}) });
+}
+
+/** Re-plans the milestones not started yet (once the running one has finished); the new plan waits for approval. */
+export function replan(client: Client, missionId: string, feedback: string): Promise<DecisionAck> {
+  return sendDecision(client.workflow.getHandle(missionId), replanUpdate, { feedback });
+}
+
+/** A pending feature is not run; a running one has its agent stopped (its work kept on its branch). */
+export function skipFeature(client: Client, missionId: string, featureId: string, reason?: string): Promise<DecisionAck> {
+  return sendDecision(client.workflow.getHandle(missionId), skipFeatureUpdate, { featureId, ...(reason ? { reason } : {}) });
+}
+
+/** Runs a feature that ended incomplete, blocked, failed or skipped again, once the running milestone has finished. */
+export function retryFeature(client: Client, missionId: string, featureId: string, reason?: string): Promise<DecisionAck> {
+  return sendDecision(client.workflow.getHandle(missionId), retryFeatureUpdate, { featureId, ...(reason ? { reason } : {}) });
 }
 
 export function getStatus(client: Client, missionId: string): Promise<MissionStatus> {

@@ -1,32 +1,15 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { approvePlanSignal, approvePlanUpdate, pauseUpdate, resumeUpdate, revisePlanUpdate, statusQuery } from '../src/api/messages';
 import { approvePlan, DecisionRefusedError } from '../src/client';
 import { runCli } from './support/cli';
 import { useHarness } from './support/harness';
 import { makeRepo, treeAt } from './support/repo';
 import { makePlan, planReply, writesFiles } from './support/scripts';
+import { temporalWorkflow } from './support/temporal-cli';
 
 const h = useHarness('updates');
-const run = promisify(execFile);
-
-function temporalCli(): string {
-  const binary = process.env.MISSION_TEST_TEMPORAL_BINARY;
-  if (!binary) throw new Error('this test needs the temporal CLI: set TEMPORAL_CLI_PATH or put temporal on PATH');
-  return binary;
-}
 
 /** `temporal workflow update execute`: exit code and what it printed (a refused update exits non-zero). */
-async function updateWithTemporalCli(id: string, name: string, input: unknown): Promise<{ code: number; out: string }> {
-  const args = ['workflow', 'update', 'execute', '--address', h.address, '--namespace', 'default', '--workflow-id', id, '--name', name, '--input', JSON.stringify(input)];
-  try {
-    const { stdout, stderr } = await run(temporalCli(), args);
-    return { code: 0, out: stdout + stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, out: e.stdout + e.stderr };
-  }
-}
+const updateWithTemporalCli = (id: string, name: string, input: unknown) => temporalWorkflow(h, 'update', id, name, input);
 
 test('an approval while still planning is refused at once with the phase named: client, Temporal CLI and mission CLI', async () => {
   const repo = makeRepo();

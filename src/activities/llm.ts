@@ -8,7 +8,7 @@ import type { ModelClient } from './model';
 import type { MissionPaths } from './paths';
 import { createAgentTurn } from './agent-turn';
 import { CapabilityStore, nextFormat, responseFormat, withSchemaHint, type PlanFormat } from './plan-format';
-import { planFixMessage, planMessages, planRevisionMessage } from './prompts';
+import { planFixMessage, planMessages, planRevisionMessage, replanMessage } from './prompts';
 import { fitTask } from './compaction';
 import { contextWindowFor, estimateTokens, learnedWindow } from './context-window';
 import { loadSession, newSession, saveSession, type Session } from './session';
@@ -23,8 +23,11 @@ export interface PlanTurnInput {
   /** The input's `models.prices`, over the worker's table. */
   prices?: PriceTable;
   /** What to tell the planner before this turn: validation errors or reviewer feedback. */
-  followUp?: { kind: 'invalid'; errors: string[] } | { kind: 'revise'; feedback: string };
+  followUp?: PlanFollowUp;
 }
+
+/** Validation errors, reviewer feedback, or a re-plan of the milestones not started (the first `keep` stay as they are). */
+export type PlanFollowUp = { kind: 'invalid'; errors: string[] } | { kind: 'revise'; feedback: string } | { kind: 'replan'; feedback: string; keep: string[] };
 
 export interface PlanTurnResult {
   plan: Plan | null;
@@ -49,7 +52,8 @@ export function createLlmActivities(deps: { model: ModelClient; paths: MissionPa
     if (recorded) return recorded;
 
     if (input.followUp) {
-      const text = input.followUp.kind === 'invalid' ? planFixMessage(input.followUp.errors) : planRevisionMessage(input.followUp.feedback);
+      const f = input.followUp;
+      const text = f.kind === 'invalid' ? planFixMessage(f.errors) : f.kind === 'replan' ? replanMessage(f.feedback, f.keep) : planRevisionMessage(f.feedback);
       session.messages.push({ role: 'user', content: text });
     }
     session.window ??= contextWindowFor(input.model ?? model.defaultModel, deps.contextWindows);

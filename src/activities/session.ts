@@ -25,6 +25,8 @@ export interface Session<T = unknown> {
   pendingTokens?: TokenUsage;
   /** The mission input's `models.prices` (set when the agent's conversation opens), over the worker's table. */
   prices?: PriceTable;
+  /** Indexes of the mission's steering notes already in `messages` (status.steering order). */
+  steered?: number[];
   /** Token counts of each model request: the server's usage, or Mission's estimate when it sent none (`estimated`). */
   requests?: RequestUsage[];
 }

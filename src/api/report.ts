@@ -2,7 +2,7 @@ import type { NarrativeFlag } from './narrative';
 import { unresolvedOf, type Unresolved } from './outcome';
 import type { Plan } from './plan';
 import { formatCost } from './prices';
-import type { AgentRole, CriterionCheck, HostMove, MilestoneStatus, MissionStatus, RefusedActions, SandboxInfo, TokenUsage } from './status';
+import type { AgentRole, CriterionCheck, HostMove, MilestoneStatus, MissionStatus, RefusedActions, SandboxInfo, SteeringNote, TokenUsage } from './status';
 
 export type { Unresolved } from './outcome';
 
@@ -43,6 +43,8 @@ export interface MissionReport {
   refused?: RefusedActions;
   /** The mission moved to other hosts (status.moves). */
   moves?: HostMove[];
+  /** Notes people sent the agents while it ran (status.steering). */
+  steering?: SteeringNote[];
 }
 
 /** The facts of a report, from the mission's status (pure: used inside the workflow). */
@@ -74,6 +76,7 @@ export function reportFromStatus(status: MissionStatus, outcome: Outcome, finish
     ...(status.sandbox ? { sandbox: status.sandbox } : {}),
     ...(status.refused ? { refused: status.refused } : {}),
     ...(status.moves?.length ? { moves: status.moves } : {}),
+    ...(status.steering?.length ? { steering: status.steering } : {}),
     ...extra,
   };
 }
@@ -125,6 +128,10 @@ export function renderReport(r: MissionReport): string {
   if (r.refused?.count) {
     lines.push('## Refused actions', '', `Agents attempted ${r.refused.count} action(s) that were refused; the last ${r.refused.last.length}:`, '');
     lines.push(...r.refused.last.map((x) => `- ${x.taskId}: ${x.action.replace(/\s+/g, ' ')}`), '');
+  }
+  if (r.steering?.length) {
+    lines.push('## Steering notes', '', 'Sent to every agent running then (at its next turn) and every later one:', '');
+    lines.push(...r.steering.map((x) => `- ${x.at}${x.by ? ` (${x.by})` : ''}: ${x.note.replace(/\s+/g, ' ')}`), '');
   }
   if (r.milestones.length) lines.push('## Milestones', '');
   for (const m of r.milestones) lines.push(...milestoneSection(m));
