@@ -13,7 +13,7 @@ const h = useHarness('steering');
 
 /** How many user messages of a request carry the text. */
 const mentions = (messages: ChatMessage[], text: string) => messages.filter((m) => m.role === 'user' && String(m.content).includes(text)).length;
-const feature = (s: MissionStatus, id: string) => s.milestones.flatMap((m) => m.features).find((f) => f.id === id)!;
+const feature = (s: MissionStatus, id: string) => s.milestones.flatMap((m) => m.features).find((f) => f.id === id);
 /** Long enough for a decision sent from another process to arrive while the model call is out, on a loaded machine. */
 const SLOW_MS = 8000;
 
@@ -74,7 +74,7 @@ test('skip: a pending feature is not run, a running one stops with its work kept
 
   // Plain JSON through the Temporal CLI's signal, as the Web UI would send it.
   expect((await temporalWorkflow(h, 'signal', handle.workflowId, 'skipFeature', { featureId: 'after', reason: 'not needed' })).code).toBe(0);
-  await h.waitFor(handle, (s) => feature(s, 'after').state === 'skipped');
+  await h.waitFor(handle, (s) => feature(s, 'after')?.state === 'skipped');
   await expect(skipFeature(h.client, handle.workflowId, 'nope')).rejects.toThrow('skipFeature refused: no feature "nope" in the plan; its features: long, after, fine');
   const ack = await skipFeature(h.client, handle.workflowId, 'long', 'taking too long');
   expect(ack).toMatchObject({ decision: 'skipFeature' });
@@ -102,7 +102,7 @@ test('retry: a feature that ended blocked runs again with a new agent told of th
   const [slowFirst, ...slowRest] = writesFiles({ 'slow.txt': 'slow' });
   h.model.script('feature slow', [{ ...slowFirst!, delayMs: SLOW_MS }, ...slowRest]);
   const handle = await h.start({ prompt: 'Retry me', repo, requirePlanApproval: false, useWorktrees: true, maxConcurrency: 2 });
-  await h.waitFor(handle, (s) => feature(s, 'flaky').state === 'blocked');
+  await h.waitFor(handle, (s) => feature(s, 'flaky')?.state === 'blocked');
 
   await expect(retryFeature(h.client, handle.workflowId, 'slow')).rejects.toThrow('retryFeature refused: feature "slow" has not ended (it is running): only a feature that ended can be retried');
   const cli = await runCli(h, ['retry', handle.workflowId, 'flaky', '--reason', 'spec added']);
