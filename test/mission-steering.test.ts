@@ -51,6 +51,10 @@ test('a steer note reaches a running agent in its next request and a later agent
   expect(refused.err.join('\n')).toMatch(/ended|already completed/);
   const viaTemporal = await temporalWorkflow(h, 'update', handle.workflowId, 'steer', { note: 'too late' });
   expect(viaTemporal.code).not.toBe(0);
+
+  // The four decisions are in `mission --help`.
+  const help = (await runCli(h, ['--help'])).out.join('\n');
+  for (const command of ['steer', 'replan', 'skip', 'retry']) expect(help).toMatch(new RegExp(`^  ${command} +\\S`, 'm'));
 });
 
 test('skip: a pending feature is not run, a running one stops with its work kept on its branch; both unresolved, the mission completed-with-issues', async () => {
