@@ -291,25 +291,3 @@ describe('planning without json_schema', () => {
     expect(server.requests.slice(2).map((r) => r.body.response_format?.type)).toEqual(['json_object']);
   });
 });
-
-describe('steering notes', () => {
-  const note = { index: 0, at: '2026-01-01T00:00:00.000Z', note: 'Use tabs, not spaces.', by: 'alice' };
-  const count = (messages: { role: string; content?: unknown }[]) => messages.filter((m) => m.role === 'user' && String(m.content).includes('Use tabs, not spaces.')).length;
-
-  it('a note goes in once, marked as a person\'s, in the turn it came with: not again when that turn is retried or the note is sent again', async () => {
-    server.script('feature f', [{ status: 503, message: 'overloaded' }, tools(call('write_file', { path: 'a.txt', content: 'A' })), finish()]);
-    const input = { session, turn: 1, steering: [note] };
-    await expect(llm.agentTurn(input)).rejects.toMatchObject({ type: 'MODEL_UNAVAILABLE' });
-    await llm.agentTurn(input); // Temporal's retry of the activity
-    const [failed, retried] = server.requests.map((r) => r.body.messages);
-    for (const messages of [failed!, retried!]) {
-      expect(count(messages)).toBe(1);
-      expect(messages[messages.length - 1]).toEqual({ role: 'user', content: expect.stringMatching(/^Steering note from a person \(alice\) running this mission, sent 2026-01-01T00:00:00.000Z:\nUse tabs, not spaces\./) });
-    }
-    await agent.runTool({ session, callId: (await requireSession(paths.sessionFile('k', 'f'))).messages.flatMap((m) => ('tool_calls' in m && m.tool_calls ? m.tool_calls : []))[0]!.id, workdir });
-    // A signal that came twice (or a continued agent sent it again) changes nothing.
-    await llm.agentTurn({ session, turn: 2, steering: [note] });
-    expect(count(server.requests[2]!.body.messages)).toBe(1);
-    expect((await requireSession(paths.sessionFile('k', 'f'))).steered).toEqual([0]);
-  });
-});
