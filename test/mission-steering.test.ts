@@ -174,7 +174,10 @@ test('replan rejected at the gate: the mission stops before the milestones not s
   h.model.script('feature r1', [{ ...r1First!, delayMs: SLOW_MS }, ...r1Rest]);
   const handle = await h.start({ prompt: 'Replan and reject', repo, requirePlanApproval: false });
   await waitForRequests('feature r1', 1);
-  await replan(h.client, handle.workflowId, 'something else');
+  // Plain JSON through the Temporal CLI's update: it answers with the mission's acknowledgement.
+  const viaTemporal = await temporalWorkflow(h, 'update', handle.workflowId, 'replan', { feedback: 'something else' });
+  expect(viaTemporal.code).toBe(0);
+  expect(viaTemporal.out).toMatch(/decision:replan/);
   await h.waitFor(handle, (s) => s.phase === 'awaiting-approval' && s.planRevision === 2);
   expect((await runCli(h, ['reject', handle.workflowId, '--reason', 'keep it as it was'])).code).toBe(0);
 
