@@ -99,6 +99,23 @@ test('skip: a pending feature is not run, a running one stops with its work kept
   expect(merged['long.txt']).toBeUndefined();
 });
 
+test('skip without worktrees: the stopped agent\'s work is committed on the mission branch (said so), and the next feature goes on from it', async () => {
+  const repo = makeRepo();
+  h.model.script('plan', [planReply(makePlan([{ id: 'm1', features: [{ id: 'first', files: ['x.txt', 'y.txt'] }, { id: 'second', files: ['z.txt'] }] }]))]);
+  const [x, y] = writesFiles({ 'x.txt': 'x', 'y.txt': 'never' });
+  h.model.script('feature first', [x!, { ...y!, delayMs: SLOW_MS }]);
+  h.model.script('feature second', writesFiles({ 'z.txt': 'z' }));
+  const handle = await h.start({ prompt: 'Skip in place', repo, requirePlanApproval: false });
+  await waitForRequests('feature first', 2);
+  expect((await runCli(h, ['skip', handle.workflowId, 'first'])).code).toBe(0);
+
+  const result = await handle.result();
+  expect(result.outcome).toBe('completed-with-issues');
+  expect(result.unresolved.map((u) => [u.name, u.merged, u.detail])).toEqual([['first', true, expect.stringMatching(/^skipped by a person: its agent was stopped; its work is commit \w{8} on \S+ \(on the mission branch\)$/)]]);
+  expect(treeAt(repo, result.branch!)).toMatchObject({ 'x.txt': 'x', 'z.txt': 'z' });
+  expect(treeAt(repo, result.branch!)['y.txt']).toBeUndefined();
+});
+
 test('retry: a feature that ended blocked runs again with a new agent told of the first attempt, and ends done and merged', async () => {
   const repo = makeRepo();
   h.model.script('plan', [planReply(makePlan([{ id: 'm1', features: [{ id: 'flaky', files: ['flaky.txt'] }, { id: 'slow', files: ['slow.txt'] }] }]))]);
