@@ -3,7 +3,20 @@ import type { UpdateDefinition } from '@temporalio/common';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { MISSION_WORKFLOW, TASK_QUEUE } from './api/constants';
 import { MissionInputError, parseMissionInput, type MissionRequest } from './api/input';
-import { answerQuestionsUpdate, approvePlanUpdate, rejectPlanUpdate, revisePlanUpdate, statusQuery, type ApprovePlan, type DecisionAck, type RejectPlan } from './api/messages';
+import {
+  answerQuestionsUpdate,
+  approvePlanUpdate,
+  rejectPlanUpdate,
+  replanUpdate,
+  retryFeatureUpdate,
+  revisePlanUpdate,
+  skipFeatureUpdate,
+  statusQuery,
+  steerUpdate,
+  type ApprovePlan,
+  type DecisionAck,
+  type RejectPlan,
+} from './api/messages';
 import type { AnswerQuestions } from './api/questions';
 import type { MissionReport } from './api/report';
 import type { MissionStatus } from './api/status';
@@ -78,6 +91,26 @@ export function revisePlan(client: Client, missionId: string, feedback: string):
  */
 export function answerQuestions(client: Client, missionId: string, payload: AnswerQuestions): Promise<DecisionAck> {
   return sendDecision(client.workflow.getHandle(missionId), answerQuestionsUpdate, payload);
+}
+
+/** A note every running agent reads at its next turn and every later agent in its first request. */
+export function steer(client: Client, missionId: string, note: string, by?: string): Promise<DecisionAck> {
+  return sendDecision(client.workflow.getHandle(missionId), steerUpdate, { note, ...(by ? { by } : {}) });
+}
+
+/** Re-plans the milestones not started yet (once the running one has finished); the new plan waits for approval. */
+export function replan(client: Client, missionId: string, feedback: string): Promise<DecisionAck> {
+  return sendDecision(client.workflow.getHandle(missionId), replanUpdate, { feedback });
+}
+
+/** A pending feature is not run; a running one has its agent stopped (its work kept on its branch). */
+export function skipFeature(client: Client, missionId: string, featureId: string, reason?: string): Promise<DecisionAck> {
+  return sendDecision(client.workflow.getHandle(missionId), skipFeatureUpdate, { featureId, ...(reason ? { reason } : {}) });
+}
+
+/** Runs a feature that ended incomplete, blocked, failed or skipped again, once the running milestone has finished. */
+export function retryFeature(client: Client, missionId: string, featureId: string, reason?: string): Promise<DecisionAck> {
+  return sendDecision(client.workflow.getHandle(missionId), retryFeatureUpdate, { featureId, ...(reason ? { reason } : {}) });
 }
 
 export function getStatus(client: Client, missionId: string): Promise<MissionStatus> {

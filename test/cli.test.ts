@@ -130,6 +130,10 @@ test.each([
   [['schedule', 'create', '--cron', '* * * * *'], /--id is required/],
   [['status', 'a', 'b', '--json'], /"error":"expected one mission id/],
   [['revise', 'some-id'], /--feedback is required/],
+  [['replan', 'some-id'], /--feedback is required\nusage: mission replan MISSION_ID --feedback TEXT/],
+  [['steer', 'some-id'], /expected a mission id and the note\nusage: mission steer MISSION_ID "NOTE"/],
+  [['skip', 'some-id'], /expected a mission id and a feature id\nusage: mission skip MISSION_ID FEATURE_ID/],
+  [['retry', 'some-id', 'f1', 'f2'], /expected a mission id and a feature id\nusage: mission retry MISSION_ID FEATURE_ID/],
   [['frobnicate'], /unknown command "frobnicate"/],
   [['approve', 'some-id', '--node', 'deploy'], /--node must be mission:approve-plan/],
 ])('bad invocation %j exits 2 with a clear message', async (args, message) => {

@@ -55,7 +55,13 @@ test('with a low history limit, features continue as new between turns and the m
     for (const f of ['f2', 'f3']) h.model.script(`feature ${f}`, writesMany(f, 8));
     const id = `can-${Date.now()}`;
     const handle = await client.workflow.start(MISSION_WORKFLOW, { taskQueue: 'can', workflowId: id, args: [{ prompt: 'Long haul', repo, requirePlanApproval: false }] });
+    // A steering note before any agent: every agent reads it once, also after it (and the mission) continued as new.
+    const NOTE = 'Keep every file short.';
+    await handle.signal('steer', { note: NOTE });
     const report = (await handle.result()) as MissionReport;
+    const agentRequests = h.model.requests.filter((r) => r.role.startsWith('feature '));
+    expect(agentRequests.map((r) => r.body.messages.filter((m) => m.role === 'user' && String(m.content).includes(NOTE)).length)).toEqual(agentRequests.map(() => 1));
+    expect(report.steering).toEqual([{ at: expect.any(String), note: NOTE }]);
 
     expect(report.outcome).toBe('completed');
     expect(report.milestones.map((m) => m.state)).toEqual(['done', 'done', 'done']);

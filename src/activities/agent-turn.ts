@@ -5,6 +5,7 @@ import type {
   ChatCompletionMessageParam,
 } from 'openai/resources/chat/completions';
 import type { SessionRef, TurnResult } from '../api/agent';
+import type { AgentNote } from '../api/messages';
 import { failureType, missionFailure } from '../api/errors';
 import { addTokens, asCompaction, ZERO_TOKENS, type TokenUsage } from '../api/status';
 import {
@@ -21,7 +22,7 @@ import {
 } from './compaction';
 import { contextWindowFor, estimateTokens, learnedWindow } from './context-window';
 import type { MissionPaths } from './paths';
-import { NUDGE } from './prompts';
+import { NUDGE, steeringMessage } from './prompts';
 import { requireSession, saveSession, type RequestUsage, type Session } from './session';
 import type { Completion, CompletionRequest, ModelClient } from './model';
 import { parseTextToolCalls } from './text-tool-calls';
@@ -34,6 +35,8 @@ export interface AgentTurnInput {
   model?: string;
   /** Context windows by model name from the mission input (`models.contextWindow`); the worker's settings otherwise. */
   contextWindows?: Record<string, number>;
+  /** Steering notes this turn must show the model first (each is kept once in the conversation, by index). */
+  steering?: AgentNote[];
 }
 
 /** A reply cut at the output limit is continued at most this many times. */
@@ -62,6 +65,7 @@ export function createAgentTurn(deps: { model: ModelClient; paths: MissionPaths;
     const session = await requireSession<TurnResult>(file);
     const recorded = session.turns[String(input.turn)];
     if (recorded) return recorded;
+    addSteering(session, input.steering ?? []);
     /** Every model call of the turn, its token counts logged in the session (marked when estimated). */
     const ask = async (kind: RequestUsage['kind'], request: CompletionRequest): Promise<Completion> => {
       const reply = await model.complete(request, session.prices);
@@ -179,6 +183,16 @@ export function createAgentTurn(deps: { model: ModelClient; paths: MissionPaths;
   }
 
   return agentTurn;
+}
+
+/** A person's notes go in as user messages after the last answer, each once (a retried turn finds it there). */
+function addSteering(session: Session<TurnResult>, notes: AgentNote[]): void {
+  for (const note of notes) {
+    const steered = (session.steered ??= []);
+    if (steered.includes(note.index)) continue;
+    session.messages.push({ role: 'user', content: steeringMessage(note) });
+    steered.push(note.index);
+  }
 }
 
 function functionCalls(calls: { type: string }[] | undefined): ChatCompletionMessageFunctionToolCall[] {

@@ -9,7 +9,7 @@ import type { ModelClient } from './model';
 import type { MissionPaths } from './paths';
 import { createAgentTurn } from './agent-turn';
 import { CapabilityStore, nextFormat, responseFormat, withSchemaHint, type PlanFormat } from './plan-format';
-import { planFixMessage, planMessages, planRevisionMessage, questionsNote, type QuestionRound } from './prompts';
+import { planFixMessage, planMessages, planRevisionMessage, questionsNote, replanMessage, type QuestionRound } from './prompts';
 import { fitTask } from './compaction';
 import { contextWindowFor, estimateTokens, learnedWindow } from './context-window';
 import { loadSession, newSession, saveSession, type Session } from './session';
@@ -23,11 +23,21 @@ export interface PlanTurnInput {
   model?: string;
   /** The input's `models.prices`, over the worker's table. */
   prices?: PriceTable;
-  /** What to tell the planner before this turn: validation errors, reviewer feedback, or the answers to its questions. */
-  followUp?: { kind: 'invalid'; errors: string[] } | { kind: 'revise'; feedback: string } | { kind: 'answers'; answers: AnsweredQuestion[]; round: number; maxRounds: number };
+  /** What to tell the planner before this turn: validation errors, reviewer feedback, a re-plan, or the answers to its questions. */
+  followUp?: PlanFollowUp;
   /** Set when the planner may ask instead of planning (this turn's questions would be that round); absent: it must plan. */
   questions?: QuestionRound;
 }
+
+/**
+ * Validation errors, reviewer feedback, a re-plan of the milestones not started (the first `keep` stay as they are),
+ * or the answers to the planner's questions.
+ */
+export type PlanFollowUp =
+  | { kind: 'invalid'; errors: string[] }
+  | { kind: 'revise'; feedback: string }
+  | { kind: 'replan'; feedback: string; keep: string[] }
+  | { kind: 'answers'; answers: AnsweredQuestion[]; round: number; maxRounds: number };
 
 export interface PlanTurnResult {
   plan: Plan | null;
@@ -108,7 +118,9 @@ function followUpText(followUp: NonNullable<PlanTurnInput['followUp']>, question
       ? planFixMessage(followUp.errors)
       : followUp.kind === 'revise'
         ? planRevisionMessage(followUp.feedback)
-        : answersMessage(followUp.answers, followUp.round, followUp.maxRounds);
+        : followUp.kind === 'replan'
+          ? replanMessage(followUp.feedback, followUp.keep)
+          : answersMessage(followUp.answers, followUp.round, followUp.maxRounds);
   return questions && followUp.kind === 'revise' ? `${text}\n\n${questionsNote(questions)}` : text;
 }
 

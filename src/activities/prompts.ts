@@ -66,6 +66,18 @@ export function planRevisionMessage(feedback: string): string {
   return `The reviewer asked for changes before approving the plan:\n${feedback}\nReturn the whole revised plan.`;
 }
 
+export function replanMessage(feedback: string, keep: string[]): string {
+  const kept = keep.length
+    ? `Milestones ${keep.join(', ')} are done or under way: keep them exactly as they are (same ids, titles, goals, validation and features), first and in this order.`
+    : 'No milestone has started yet.';
+  return [
+    'The mission is under way and a person asked to re-plan the milestones not started yet:',
+    feedback,
+    kept,
+    'Re-plan only the milestones after them (new feature ids must not reuse any id of the plan) and return the whole plan.',
+  ].join('\n');
+}
+
 const AGENT_SYSTEM = `You are a focused coding agent working inside one git working tree.
 Use the tools to read, change and check code. Paths are relative to the working tree; you cannot leave it.
 Do not run git commit, git checkout, git merge or git reset: Mission commits and merges your work.
@@ -94,6 +106,7 @@ export function agentMessages(input: FeatureInput, context: RepoContext, skills:
       list('Acceptance criteria', f.acceptanceCriteria),
       list('Files you are expected to touch', f.files),
       assigned.length ? `Skills assigned to this task: read each with read_skill before you start:\n${skillLines(assigned.map((name) => skills.find((s) => s.name === name) ?? { name, description: '', path: '' })).join('\n')}` : '',
+      ...(task.retry ? ['', retryBrief(task.retry)] : []),
     ];
   } else if (task.role === 'integration') {
     body = [
@@ -131,5 +144,23 @@ export function agentMessages(input: FeatureInput, context: RepoContext, skills:
 
 const AGENT_SKILLS = 'Skills (instructions for kinds of work): when one applies to your task, read it with read_skill before you act on it.';
 const AGENT_OTHER_SKILLS = 'Other skills you may read with read_skill when they apply:';
+
+function retryBrief(retry: { attempt: number; previous: { state: string; summary: string } }): string {
+  return [
+    `This is attempt ${retry.attempt} at this task: a person asked for it to be done again.`,
+    `The previous attempt ended ${retry.previous.state}: ${retry.previous.summary}`,
+    'Its work, if it left any, is already in your working tree: check what is there, then finish the task.',
+  ].join('\n');
+}
+
+/** A person's steering note, marked as such, as the agent reads it before its next turn. */
+export function steeringMessage(note: { at: string; note: string; by?: string }): string {
+  return [
+    `Steering note from a person${note.by ? ` (${note.by})` : ''} running this mission, sent ${note.at}:`,
+    note.note,
+    '',
+    'Follow it from now on; where it conflicts with your task description, the note wins. Then continue your task.',
+  ].join('\n');
+}
 
 export const NUDGE = 'Continue with the tools. When the task is done, call finish with a summary.';

@@ -27,6 +27,8 @@ export interface Session<T = unknown> {
   prices?: PriceTable;
   /** The mission has no skills: read_skill, which could only fail, is not offered (its definition costs every request ~120 tokens). */
   noSkills?: true;
+  /** Indexes of the mission's steering notes already in `messages` (status.steering order). */
+  steered?: number[];
   /** Token counts of each model request: the server's usage, or Mission's estimate when it sent none (`estimated`). */
   requests?: RequestUsage[];
 }

@@ -19,7 +19,13 @@ export type CommandFailure = z.infer<typeof CommandFailure>;
 
 /** What one agent is asked to do: build a feature, resolve a merge conflict, or repair a failed validation. */
 export const AgentTask = z.discriminatedUnion('role', [
-  z.strictObject({ role: z.literal('feature'), milestone: MilestoneRef, feature: PlanFeature }),
+  z.strictObject({
+    role: z.literal('feature'),
+    milestone: MilestoneRef,
+    feature: PlanFeature,
+    /** A retry (retryFeature): this is attempt n > 1, and how the one before it ended. */
+    retry: z.strictObject({ attempt: z.number().int().min(2), previous: z.strictObject({ state: z.string(), summary: z.string() }) }).optional(),
+  }),
   z.strictObject({
     role: z.literal('integration'),
     milestone: MilestoneRef,
@@ -68,6 +74,8 @@ export const FeatureInput = z.strictObject({
   sandbox: z.strictObject({ network: z.boolean(), env: z.array(z.string()) }).optional(),
   /** The mission's host: the agent's turns and commits run on its task queue (src/workflows/proxies.ts, missionProxies). */
   host: z.strictObject({ hostId: z.string().min(1), taskQueue: z.string().min(1), pickupSec: z.number().int().min(1).optional() }).optional(),
+  /** Steering notes of the mission so far: the agent reads them in its first request (later ones come by signal). */
+  steering: z.array(z.strictObject({ index: z.number().int().min(0), at: z.string(), note: z.string(), by: z.string().optional() })).optional(),
   /** Set by the workflow itself when it continues as new: where the agent loop stands. */
   carried: z
     .strictObject({
@@ -76,6 +84,8 @@ export const FeatureInput = z.strictObject({
       startedAt: z.number(),
       refused: z.strictObject({ count: z.number(), last: z.array(z.string()) }).optional(),
       skillsRead: z.array(z.string()).optional(),
+      /** Indexes of the steering notes already in the conversation. */
+      steered: z.array(z.number().int().min(0)).optional(),
     })
     .optional(),
 });
@@ -83,7 +93,8 @@ export type FeatureInput = z.infer<typeof FeatureInput>;
 
 /** A stable name per task: the conversation's file name and the end of the child workflow id. */
 export function agentTaskId(task: AgentTask): string {
-  if (task.role === 'feature') return task.feature.id;
+  // A retry is a new agent with a conversation (and workflow id) of its own; `attempt-` is reserved in plan ids.
+  if (task.role === 'feature') return task.retry ? `attempt-${task.retry.attempt}-${task.feature.id}` : task.feature.id;
   return task.role === 'integration' ? `integration-${task.incoming.id}` : `repair-${task.milestone.id}`;
 }
 
@@ -103,6 +114,8 @@ export interface FeatureResult {
   refused?: { count: number; last: string[] };
   /** Skills the agent read with read_skill, in the order first read. */
   skillsRead?: string[];
+  /** A person stopped it (stopAgent, sent by skipFeature): it ended early with its work committed. */
+  stopped?: string;
 }
 
 /** Where a conversation lives (outside workflow history). */

@@ -46,11 +46,35 @@ export const MoveHost = z.strictObject({
 });
 export type MoveHost = z.infer<typeof MoveHost>;
 
+/** A person's steering note: every running agent reads it at its next turn, every later agent in its first request. */
+export const Steer = z.strictObject({
+  note: z.string({ error: 'is required: the note for the agents' }).trim().min(1, 'must not be empty: write the note for the agents'),
+  by: z.string().optional(),
+});
+export type Steer = z.infer<typeof Steer>;
+
+/** Re-plan the milestones not started yet (done and running ones stay); the new plan waits for approval again. */
+export const Replan = z.strictObject({
+  feedback: z.string({ error: 'is required: say what to change in the rest of the plan' }).trim().min(1, 'must not be empty: say what to change in the rest of the plan'),
+});
+export type Replan = z.infer<typeof Replan>;
+
+/** Skip or retry one feature, named by its plan id. */
+export const FeatureDecision = z.strictObject({
+  featureId: z.string({ error: 'is required: the id of a feature of the plan' }).min(1, 'must not be empty: the id of a feature of the plan'),
+  reason: z.string().optional(),
+});
+export type FeatureDecision = z.infer<typeof FeatureDecision>;
+
 export const approvePlanSignal = defineSignal<[ApprovePlan?]>('approvePlan');
 export const rejectPlanSignal = defineSignal<[RejectPlan?]>('rejectPlan');
 export const revisePlanSignal = defineSignal<[RevisePlan]>('revisePlan');
 export const pauseSignal = defineSignal<[Pause?]>('pause');
 export const resumeSignal = defineSignal<[Resume?]>('resume');
+export const steerSignal = defineSignal<[Steer]>('steer');
+export const replanSignal = defineSignal<[Replan]>('replan');
+export const skipFeatureSignal = defineSignal<[FeatureDecision]>('skipFeature');
+export const retryFeatureSignal = defineSignal<[FeatureDecision]>('retryFeature');
 export const moveHostSignal = defineSignal<[MoveHost?]>('moveHost');
 /** Answers to the planner's clarifying questions (phase `awaiting-answers`): { answers?: { id: text }, useDefaults?, round?, answeredBy? }. */
 export const answerQuestionsSignal = defineSignal<[AnswerQuestions?]>('answerQuestions');
@@ -71,6 +95,21 @@ export const revisePlanUpdate = defineUpdate<DecisionAck, [RevisePlan]>('reviseP
 export const pauseUpdate = defineUpdate<DecisionAck, [Pause]>('pause');
 export const resumeUpdate = defineUpdate<DecisionAck, [Resume]>('resume');
 export const answerQuestionsUpdate = defineUpdate<DecisionAck, [AnswerQuestions]>('answerQuestions');
+export const steerUpdate = defineUpdate<DecisionAck, [Steer]>('steer');
+export const replanUpdate = defineUpdate<DecisionAck, [Replan]>('replan');
+export const skipFeatureUpdate = defineUpdate<DecisionAck, [FeatureDecision]>('skipFeature');
+export const retryFeatureUpdate = defineUpdate<DecisionAck, [FeatureDecision]>('retryFeature');
+/** A steering note as the mission hands it to its agents: `index` is its place in status.steering (agents keep each once). */
+export interface AgentNote {
+  index: number;
+  at: string;
+  note: string;
+  by?: string;
+}
+/** From the mission to a running agent's workflow: notes it has not been sent yet. */
+export const steerAgentSignal = defineSignal<[{ notes: AgentNote[] }]>('steerAgent');
+/** From the mission to a running agent's workflow: stop after the current step and commit what is there (skipFeature). */
+export const stopAgentSignal = defineSignal<[{ reason: string }]>('stopAgent');
 /** From an agent's workflow to its mission: it has taken no new turn for the stall time (stalled) or has again (cleared). */
 export interface AgentLiveness {
   taskId: string;

@@ -5,11 +5,12 @@ import type { FeatureStatus, MilestoneStatus } from './status';
  * Work a person still has to look at. `feature`: the agent ended incomplete, blocked or failed, or said done
  * without committing anything;
  * `unmerged`: its work could not be merged; `validation`: a command still fails after repair;
- * `criterion`: a plan criterion judged not met.
+ * `criterion`: a plan criterion judged not met; `milestone`: a milestone never run (its re-plan was rejected).
+ * A feature a person skipped is a `feature` (state `skipped`): never counted as done.
  */
 export interface Unresolved {
   milestoneId: string;
-  kind: 'validation' | 'unmerged' | 'feature' | 'criterion';
+  kind: 'validation' | 'unmerged' | 'feature' | 'criterion' | 'milestone';
   name: string;
   detail: string;
   /** Features: how the agent ended. */
@@ -42,6 +43,7 @@ export function decideOutcome(milestones: MilestoneStatus[], plan: Plan | null):
 export function unresolvedOf(milestones: MilestoneStatus[], plan: Plan | null): Unresolved[] {
   const out: Unresolved[] = [];
   for (const m of milestones) {
+    if (m.notRun) out.push({ milestoneId: m.id, kind: 'milestone', name: m.id, detail: `not run: ${m.notRun}` });
     const planned = plan?.milestones.find((pm) => pm.id === m.id);
     for (const f of m.features) {
       const item = featureUnresolved(m.id, f, planned?.features.find((pf) => pf.id === f.id)?.acceptanceCriteria ?? []);
@@ -64,6 +66,7 @@ function featureUnresolved(milestoneId: string, f: FeatureStatus, criteria: stri
   if (f.state === 'done' && !unmerged && !f.commit) return claimedOnly(milestoneId, f, criteria);
   if (f.state === 'done' && !unmerged) return undefined;
   if (f.state === 'pending' || f.state === 'running') return undefined;
+  if (f.state === 'skipped') return skippedItem(milestoneId, f, criteria);
   // Without worktrees an agent's commit is on the mission branch already; with them, a merge says so.
   const merged = f.merge ? f.merge.state === 'merged' : Boolean(f.commit);
   if (f.state === 'done') {
@@ -94,6 +97,14 @@ function featureUnresolved(milestoneId: string, f: FeatureStatus, criteria: stri
     merged,
     notConfirmed: criteria,
   };
+}
+
+function skippedItem(milestoneId: string, f: FeatureStatus, criteria: string[]): Unresolved {
+  const why = f.skipped?.reason ? ` (${f.skipped.reason})` : '';
+  // Without worktrees a stopped agent's work was committed on the mission branch itself (merge says so).
+  const merged = f.merge?.state === 'merged';
+  const where = f.commit ? `its agent was stopped; its work is commit ${f.commit.slice(0, 8)} on ${f.branch}${merged ? ' (on the mission branch)' : ', not merged'}` : f.skipped?.wasRunning ? 'its agent was stopped before it changed anything' : 'not run';
+  return { milestoneId, kind: 'feature', name: f.id, detail: `skipped by a person${why}: ${where}`, state: f.state, did: f.summary, commit: f.commit ?? null, branch: f.branch, merged, notConfirmed: criteria };
 }
 
 function claimedOnly(milestoneId: string, f: FeatureStatus, criteria: string[]): Unresolved {

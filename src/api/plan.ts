@@ -47,10 +47,10 @@ export type Plan = z.infer<typeof Plan>;
 /**
  * Feature ids name an agent's conversation file and the end of its child workflow id, beside Mission's own:
  * the planner (`plan`), the report (`report`), integration agents (`integration-<featureId>`), repair agents
- * (`repair-<milestoneId>`) and validators (`validator-<milestoneId>`). A feature must not take one of them.
+ * (`repair-<milestoneId>`), validators (`validator-<milestoneId>`) and retried features (`attempt-<n>-<featureId>`). A feature must not take one of them.
  */
 const RESERVED_IDS = new Set(['plan', 'report']);
-const RESERVED_PREFIXES = ['integration-', 'repair-', 'validator-', 'compact-'];
+const RESERVED_PREFIXES = ['integration-', 'repair-', 'validator-', 'compact-', 'attempt-'];
 
 export function isReservedFeatureId(id: string): boolean {
   const lower = id.toLowerCase();

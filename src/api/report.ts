@@ -3,7 +3,7 @@ import { unresolvedOf, type Unresolved } from './outcome';
 import type { Plan } from './plan';
 import type { AnsweredRound } from './questions';
 import { formatCost } from './prices';
-import type { AgentRole, CriterionCheck, HostMove, MilestoneStatus, MissionStatus, RefusedActions, SandboxInfo, TokenUsage } from './status';
+import type { AgentRole, CriterionCheck, HostMove, MilestoneStatus, MissionStatus, RefusedActions, SandboxInfo, SteeringNote, TokenUsage } from './status';
 
 export type { Unresolved } from './outcome';
 
@@ -46,6 +46,8 @@ export interface MissionReport {
   moves?: HostMove[];
   /** The planner's clarifying questions and their answers (status.clarifications). */
   clarifications?: AnsweredRound[];
+  /** Notes people sent the agents while it ran (status.steering). */
+  steering?: SteeringNote[];
 }
 
 /** The facts of a report, from the mission's status (pure: used inside the workflow). */
@@ -78,6 +80,7 @@ export function reportFromStatus(status: MissionStatus, outcome: Outcome, finish
     ...(status.refused ? { refused: status.refused } : {}),
     ...(status.moves?.length ? { moves: status.moves } : {}),
     ...(status.clarifications?.length ? { clarifications: status.clarifications } : {}),
+    ...(status.steering?.length ? { steering: status.steering } : {}),
     ...extra,
   };
 }
@@ -131,6 +134,10 @@ export function renderReport(r: MissionReport): string {
     lines.push(...r.refused.last.map((x) => `- ${x.taskId}: ${x.action.replace(/\s+/g, ' ')}`), '');
   }
   if (r.clarifications?.length) lines.push(...clarificationLines(r.clarifications));
+  if (r.steering?.length) {
+    lines.push('## Steering notes', '', 'Sent to every agent running then (at its next turn) and every later one:', '');
+    lines.push(...r.steering.map((x) => `- ${x.at}${x.by ? ` (${x.by})` : ''}: ${x.note.replace(/\s+/g, ' ')}`), '');
+  }
   if (r.milestones.length) lines.push('## Milestones', '');
   for (const m of r.milestones) lines.push(...milestoneSection(m));
   if (r.commits.length) lines.push('## Commits', '', ...r.commits.map((c) => `- ${short(c.sha)} ${c.subject}`), '');

@@ -26,8 +26,8 @@ export type Phase =
 
 export const FINAL_PHASES: readonly Phase[] = ['completed', 'completed-with-issues', 'rejected', 'failed', 'cancelled'];
 
-/** `incomplete`: the agent used its whole turn budget without calling finish. */
-export type FeatureState = 'pending' | 'running' | 'done' | 'blocked' | 'incomplete' | 'failed';
+/** `incomplete`: the agent used its whole turn budget without calling finish; `skipped`: a person skipped it (skipFeature). */
+export type FeatureState = 'pending' | 'running' | 'done' | 'blocked' | 'incomplete' | 'failed' | 'skipped';
 export type MilestoneState = 'pending' | 'running' | 'integrating' | 'validating' | 'repairing' | 'committing' | 'done';
 /** `resolving`: the integration agent is working on the conflict. */
 export type MergeState = 'merged' | 'conflict' | 'resolving' | 'nothing-to-merge';
@@ -97,6 +97,19 @@ export interface FeatureStatus {
   merge?: { state: MergeState; commit?: string; conflictFiles?: string[]; resolvedBy?: 'integration-agent'; note?: string };
   startedAt?: string;
   finishedAt?: string;
+  /** Set by skipFeature: who skipped it (and why); a running agent was stopped and its work kept on its branch. */
+  skipped?: { at: string; reason?: string; wasRunning: boolean };
+  /** Set by retryFeature until the retry starts (it runs once the current milestone has finished). */
+  retry?: { at: string; reason?: string };
+  /** Earlier attempts of a retried feature, oldest first. */
+  attempts?: { state: FeatureState; summary?: string; commit?: string | null; branch?: string }[];
+}
+
+/** A person's steering note (the steer decision), as every agent from then on read it. */
+export interface SteeringNote {
+  at: string;
+  note: string;
+  by?: string;
 }
 
 /** An agent's live progress (its workflow's `progress` query): what `mission run` and `mission watch` show while it works. */
@@ -120,6 +133,8 @@ export interface MilestoneStatus {
   startedAt?: string;
   finishedAt?: string;
   validation?: MilestoneValidation;
+  /** Why the milestone was never run although the mission ran to its end (a re-plan that was rejected). */
+  notRun?: string;
 }
 
 /** One validation command as it ran. */
@@ -248,6 +263,12 @@ export interface MissionStatus {
   refused?: RefusedActions;
   /** Agents with no new turn for `stallAfterSeconds`, and what each waits on; absent when none is. */
   stalled?: StalledAgent[];
+  /** Steering notes from people, oldest first (absent until the first). */
+  steering?: SteeringNote[];
+  /** A re-plan asked for and not yet begun (it begins once the running milestone has finished). */
+  replan?: { at: string; feedback: string };
+  /** Planner turns taken so far: a re-plan continues the planner's conversation after them. */
+  planTurns?: number;
   events: MissionEvent[];
 }
 

@@ -86,6 +86,24 @@ export function missionCommand(
   };
 }
 
+/** A command on one mission and one more argument (`mission steer ID NOTE`, `mission skip ID FEATURE`). */
+export function missionArgCommand(
+  spec: { summary: string; usage: string; arg: string; options?: NonNullable<ParseArgsConfig['options']> },
+  act: (client: Client, id: string, arg: string, values: Values) => Promise<{ value: unknown; text?: string }>,
+): Command {
+  return {
+    summary: spec.summary,
+    usage: spec.usage,
+    run: async (args, ctx) => {
+      const { positionals, values } = parse(args, spec.options ?? {});
+      if (positionals.length !== 2 || !positionals[1]!.trim()) throw new UsageError(`expected a mission id and ${spec.arg}\nusage: ${spec.usage}`);
+      const { value, text } = await withClient((client) => act(client, positionals[0]!, positionals[1]!, values));
+      ctx.out(value, text);
+      return 0;
+    },
+  };
+}
+
 export const str = (v: string | boolean | undefined) => (typeof v === 'string' ? v : undefined);
 
 /**

@@ -21,15 +21,19 @@ export type AgentsProgress = Record<string, AgentProgress>;
 export function progressLines(status: MissionStatus, agents: AgentsProgress = {}): string[] {
   const lines = [`${status.missionId}: ${status.phase}${status.paused ? ' (paused)' : ''} · ${status.tokens.total} tokens · ${formatCost(status.tokens)}${status.parked ? ` · parked: ${status.parked}` : ''}`];
   for (const m of status.milestones) {
-    lines.push(`  ${m.id} ${m.state}${m.validation ? ` · validation ${m.validation.status}` : ''}  ${m.title}`);
+    lines.push(`  ${m.id} ${m.state}${m.validation ? ` · validation ${m.validation.status}` : ''}${m.notRun ? ` · not run: ${m.notRun}` : ''}  ${m.title}`);
     for (const f of m.features) {
       const live = agents[`${m.id}/${f.id}`];
       const stalled = status.stalled?.find((s) => s.taskId === f.id);
-      const state = stalled ? `${f.state} · stalled (waiting on ${stalled.waitingOn} since ${stalled.since})` : f.state;
+      const decided = f.retry ? ' · retry asked' : f.skipped && f.state === 'running' ? ' · being skipped' : '';
+      const state = (stalled ? `${f.state} · stalled (waiting on ${stalled.waitingOn} since ${stalled.since})` : f.state) + decided;
       const skills = f.skills?.length || f.skillsRead?.length ? ` · skills ${f.skills?.join(', ') || 'none'} (read: ${f.skillsRead?.join(', ') || 'none'})` : '';
       lines.push(`    ${f.id} ${state}${f.merge ? ` · ${f.merge.state}` : ''}${live ? ` · ${describeProgress(live)}` : f.turns ? ` · ${f.turns} turns` : ''}${skills}`);
     }
   }
+  const notes = status.steering ?? [];
+  if (notes.length) lines.push(`  steering: ${notes.length} note(s); last: ${notes[notes.length - 1]!.note.replace(/\s+/g, ' ').slice(0, 120)}`);
+  if (status.replan) lines.push(`  re-plan asked: ${status.replan.feedback.replace(/\s+/g, ' ').slice(0, 120)}`);
   // Agents that are not features (merge conflicts, repairs) show their stall here.
   const features = new Set(status.milestones.flatMap((m) => m.features.map((f) => f.id)));
   for (const s of status.stalled ?? []) if (!features.has(s.taskId)) lines.push(`  ${s.taskId} stalled (waiting on ${s.waitingOn} since ${s.since})`);

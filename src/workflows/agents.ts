@@ -1,4 +1,4 @@
-import { executeChild, isCancellation } from '@temporalio/workflow';
+import { isCancellation, startChild } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { agentTaskId, spentOf, type AgentSpent, type AgentTask, type FeatureInput, type FeatureResult } from '../api/agent';
 import { failureType, MISSION_FATAL, rootFailure } from '../api/errors';
@@ -55,16 +55,25 @@ export async function runAgent(ctx: MissionContext, task: AgentTask, place: Agen
     ...(ctx.prep.sandbox ? { sandbox: { network: ctx.prep.sandbox.network, env: ctx.prep.sandbox.env } } : {}),
     ...(ctx.host ? { host: ctx.host } : {}),
   };
+  const featureId = task.role === 'feature' ? task.feature.id : undefined;
   // What the mission has already counted of this agent: a run after a rate-limit park carries it on.
   let counted: AgentSpent | undefined;
   for (;;) {
+    // The notes so far go in the input (read in the first request); later ones by signal (running-agents.ts).
+    const notes = ctx.state.agents.notes();
+    const args = { ...input, ...(notes.length ? { steering: notes } : {}) };
+    let workflowId: string | undefined;
     try {
-      const result = await executeChild(agentWorkflow, {
+      // startChild, then its result: the same commands as executeChild, and the handle to steer the agent with.
+      const child = await startChild(agentWorkflow, {
         workflowId: `${ctx.missionId}/${task.milestone.id}/${agentTaskId(task)}`,
-        args: [counted ? { ...input, carried: { turn: counted.turns, tokens: counted.tokens, startedAt: workflowNow() } } : input],
+        args: [counted ? { ...args, carried: { turn: counted.turns, tokens: counted.tokens, startedAt: workflowNow() } } : args],
         staticSummary: childSummary(task),
         staticDetails: `Mission ${ctx.missionId}, milestone ${task.milestone.id}: ${task.milestone.title}\nWorking in ${place.workdir} on ${place.branch}`,
       });
+      workflowId = child.workflowId;
+      ctx.state.agents.attach(child, featureId, notes.length);
+      const result = await child.result();
       ctx.state.addTokens(counted ? subtractTokens(result.tokens, counted.tokens) : result.tokens, task.role);
       if (result.refused?.count) ctx.state.addRefused(result.taskId, result.refused);
       return { ok: true, result };
@@ -77,6 +86,8 @@ export async function runAgent(ctx: MissionContext, task: AgentTask, place: Agen
       // The conversation is on disk: after `resume` the agent goes on from its last completed turn.
       counted = spent ?? counted;
       await parkForQuota(ctx.state, ctx.missionId, `agent ${agentTaskId(task)}`, err);
+    } finally {
+      if (workflowId) ctx.state.agents.detach(workflowId);
     }
   }
 }

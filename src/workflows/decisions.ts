@@ -62,7 +62,7 @@ function parse<S extends z.ZodType>(schema: S, raw: unknown): Parsed<S> {
  * One decision, reachable both ways: as a signal (a refusal is recorded in the events and otherwise ignored) and
  * as an update (the validator refuses it at once with the reason; nothing reaches history).
  */
-interface DecisionHandler<S extends z.ZodType> {
+export interface DecisionHandler<S extends z.ZodType> {
   name: string;
   schema: S;
   description: string;
@@ -70,7 +70,7 @@ interface DecisionHandler<S extends z.ZodType> {
   apply(value: z.infer<S>): void;
 }
 
-function register<S extends z.ZodType, A extends unknown[]>(state: MissionState, signal: SignalDefinition<A>, update: UpdateDefinition<DecisionAck, A>, d: DecisionHandler<S>): void {
+export function register<S extends z.ZodType, A extends unknown[]>(state: MissionState, signal: SignalDefinition<A>, update: UpdateDefinition<DecisionAck, A>, d: DecisionHandler<S>): void {
   const why = (raw: unknown): { value?: z.infer<S>; refused?: string } => {
     const parsed = parse(d.schema, raw);
     if (!parsed.ok) return { refused: parsed.why };

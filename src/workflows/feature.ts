@@ -5,6 +5,7 @@ import { describeIssues } from '../api/issues';
 import { agentProgressQuery } from '../api/messages';
 import { addTokens, MAX_REFUSED_SHOWN, ZERO_TOKENS, type AgentProgress } from '../api/status';
 import { localModel, localTools, missionProxies, model, steps, tools } from './proxies';
+import { AgentSteering } from './agent-steering';
 import { LIVENESS_PATCH, TurnWatch } from './liveness';
 import { workflowNow } from './state';
 
@@ -62,28 +63,39 @@ async function runAgentLoop(raw: FeatureInput, spent: AgentSpent): Promise<Featu
   // Agents recorded before liveness replay without the per-turn timer.
   const watch = input.stallAfterSeconds && patched(LIVENESS_PATCH) ? new TurnWatch(taskId, input.stallAfterSeconds * 1000, workflowInfo().parent?.workflowId) : undefined;
   const step = <T>(waitingOn: string, run: Promise<T>): Promise<T> => (watch ? watch.step(waitingOn, run) : run);
-  while (!finish && turn < input.maxTurns) {
+  const steering = new AgentSteering(input.steering, carried?.steered);
+  while (!finish && turn < input.maxTurns && steering.stopped === undefined) {
     // The conversation is on disk, so a new run only needs the loop's counters: history restarts near zero.
     if (workflowInfo().continueAsNewSuggested) {
-      await continueAsNew<typeof feature>({ ...input, carried: { turn, tokens, startedAt, ...(refused.count ? { refused } : {}), ...(skillsRead.length ? { skillsRead } : {}) } });
+      // Every note it knows goes along; those already in the conversation are marked so that none is added twice.
+      const carry = steering.carry();
+      const kept = carry.steering.length ? { steering: carry.steering } : {};
+      await continueAsNew<typeof feature>({ ...input, ...kept, carried: { turn, tokens, startedAt, ...(refused.count ? { refused } : {}), ...(carry.steered.length ? { steered: carry.steered } : {}), ...(skillsRead.length ? { skillsRead } : {}) } });
     }
     turn += 1;
     setCurrentDetails(`${taskId}: turn ${turn} of at most ${input.maxTurns}, ${tokens.total} tokens so far`);
     progress.turn = turn;
     watch?.turn();
-    const reply = await step('model call', turnModel.agentTurn.executeWithOptions({ summary: `llm: ${taskId} turn ${turn}` }, [{ session, turn, model: input.model, ...(input.contextWindows ? { contextWindows: input.contextWindows } : {}) }]));
+    const notes = steering.pending();
+    const turnInput = { session, turn, model: input.model, ...(input.contextWindows ? { contextWindows: input.contextWindows } : {}), ...(notes.length ? { steering: notes } : {}) };
+    const reply = await steering.step(() => step('model call', turnModel.agentTurn.executeWithOptions({ summary: `llm: ${taskId} turn ${turn}` }, [turnInput])));
+    if (!reply) break;
+    steering.markDelivered(notes);
     tokens = addTokens(tokens, reply.tokens);
     Object.assign(spent, { tokens, turns: turn });
     progress.tokens = tokens;
     // Every tool call gets its answer (the transcript must stay valid), finish included.
     for (const call of reply.toolCalls) {
       progress.lastTool = call.label;
-      const result = await step(
-        `tool: ${call.label}`,
-        turnTools.runTool.executeWithOptions({ summary: `tool: ${call.label}` }, [
-          { session, callId: call.id, workdir: input.workdir, repo: input.repo, branch: input.branch, ...(input.sandbox ? { sandbox: input.sandbox } : {}) },
-        ]),
+      const result = await steering.step(() =>
+        step(
+          `tool: ${call.label}`,
+          turnTools.runTool.executeWithOptions({ summary: `tool: ${call.label}` }, [
+            { session, callId: call.id, workdir: input.workdir, repo: input.repo, branch: input.branch, ...(input.sandbox ? { sandbox: input.sandbox } : {}) },
+          ]),
+        ),
       );
+      if (!result) break;
       finish ??= result.finish;
       const skill = call.name === 'read_skill' && result.ok ? call.label.slice('read_skill '.length) : '';
       if (skill && !skillsRead.includes(skill)) skillsRead.push(skill);
@@ -95,7 +107,8 @@ async function runAgentLoop(raw: FeatureInput, spent: AgentSpent): Promise<Featu
   }
 
   watch?.end();
-  const summary = finish?.summary ?? `stopped at the turn budget (${input.maxTurns} turns) without calling finish`;
+  const stopped = finish ? undefined : steering.stopped;
+  const summary = finish?.summary ?? (stopped !== undefined ? `stopped by a person after ${turn} turn(s): ${stopped}` : `stopped at the turn budget (${input.maxTurns} turns) without calling finish`);
   setCurrentDetails(`${taskId}: ${finish?.status ?? 'incomplete'} after ${turn} turn(s): ${summary}`);
   const { commit } = input.commitMessage
     ? await gitSteps.commitWork({
@@ -118,5 +131,6 @@ async function runAgentLoop(raw: FeatureInput, spent: AgentSpent): Promise<Featu
     durationMs: workflowNow() - startedAt,
     ...(refused.count ? { refused } : {}),
     ...(skillsRead.length ? { skillsRead } : {}),
+    ...(stopped !== undefined ? { stopped } : {}),
   };
 }

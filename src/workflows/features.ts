@@ -40,6 +40,16 @@ export async function runFeatures(
 
   while (finished.size < milestone.features.length) {
     if (fatal) throw fatal;
+    // A feature skipped before it started ends here: not run, as if it had finished (its dependents go on).
+    for (const f of milestone.features) {
+      if (started.has(f.id) || state.milestone(milestone.id).features.find((s) => s.id === f.id)?.state !== 'skipped') continue;
+      const outcome: Outcome = { state: 'skipped', branch: featureBranch(ctx.missionKey, f.id), commit: null, workdir: '' };
+      started.add(f.id);
+      finished.add(f.id);
+      outcomes.set(f.id, outcome);
+      onFinished?.(f.id, outcome);
+    }
+    if (finished.size >= milestone.features.length) break;
     if (!state.status.paused) {
       for (const id of nextToStart(milestone.features, { started, finished, maxConcurrency, overlap })) {
         const feature = milestone.features.find((f) => f.id === id)!;
@@ -61,7 +71,8 @@ export async function runFeatures(
     }
     const seen = wake;
     const paused = state.status.paused;
-    await condition(() => wake !== seen || state.status.paused !== paused);
+    const skips = state.skips;
+    await condition(() => wake !== seen || state.status.paused !== paused || state.skips !== skips);
   }
   if (fatal) throw fatal;
   return outcomes;
@@ -82,10 +93,16 @@ async function runFeature(ctx: MissionContext, milestone: PlanMilestone, feature
     });
     place = { workdir: created.worktree, branch: created.branch, startCommit: created.startCommit };
   }
+  const status = state.milestone(milestone.id).features.find((f) => f.id === feature.id);
+  if (status?.skipped) return skippedBeforeStart(ctx, milestone.id, feature.id, place);
   state.updateFeature(milestone.id, feature.id, { state: 'running', branch: place.branch, startedAt: nowIso(), ...(feature.skills?.length ? { skills: feature.skills } : {}) });
-  state.record('feature', `${feature.id} started on ${place.branch}`);
+  // A retried feature (retryFeature): its new agent is told how the attempt before it ended.
+  const attempts = status?.attempts ?? [];
+  const last = attempts[attempts.length - 1];
+  const retry = last ? { attempt: attempts.length + 1, previous: { state: last.state, summary: last.summary ?? 'no summary' } } : undefined;
+  state.record('feature', `${feature.id} started on ${place.branch}${retry ? ` (attempt ${retry.attempt})` : ''}`);
 
-  const task = { role: 'feature' as const, milestone: { id: milestone.id, title: milestone.title, goal: milestone.goal }, feature };
+  const task = { role: 'feature' as const, milestone: { id: milestone.id, title: milestone.title, goal: milestone.goal }, feature, ...(retry ? { retry } : {}) };
   const run = await runAgent(ctx, task, { ...place, commitMessage: `${feature.id}: ${feature.title}` });
   if (!run.ok) {
     const branch = input.useWorktrees ? place.branch : ((await setAsideFailedWork(ctx, feature.id, `${feature.id}: partial work of a failed agent`)) ?? place.branch);
@@ -94,8 +111,10 @@ async function runFeature(ctx: MissionContext, milestone: PlanMilestone, feature
     return { state: 'failed', branch, commit: null, workdir: place.workdir };
   }
   const { result } = run;
+  const skipped = result.stopped !== undefined && Boolean(status?.skipped);
   state.updateFeature(milestone.id, feature.id, {
-    state: result.state,
+    state: skipped ? 'skipped' : result.state,
+    ...(skipped && !input.useWorktrees && result.commit ? { merge: { state: 'merged' as const, commit: result.commit } } : {}),
     commit: result.commit,
     summary: result.summary,
     turns: result.turns,
@@ -103,8 +122,14 @@ async function runFeature(ctx: MissionContext, milestone: PlanMilestone, feature
     ...(result.skillsRead ? { skillsRead: result.skillsRead } : {}),
     finishedAt: nowIso(),
   });
-  state.record('feature', `${feature.id} ${result.state} after ${result.turns} turn(s)${result.commit ? `, commit ${result.commit.slice(0, 8)}` : ''}`);
-  return { state: result.state, branch: place.branch, commit: result.commit, workdir: place.workdir };
+  state.record('feature', `${feature.id} ${skipped ? 'skipped (its agent stopped)' : result.state} after ${result.turns} turn(s)${result.commit ? `, commit ${result.commit.slice(0, 8)}` : ''}`);
+  return { state: skipped ? 'skipped' : result.state, branch: place.branch, commit: result.commit, workdir: place.workdir };
+}
+
+/** Skipped while its worktree was being made: no agent runs. */
+function skippedBeforeStart(ctx: MissionContext, milestoneId: string, featureId: string, place: { workdir: string; branch: string }): Outcome {
+  ctx.state.updateFeature(milestoneId, featureId, { state: 'skipped' });
+  return { state: 'skipped', branch: place.branch, commit: null, workdir: place.workdir };
 }
 
 /** Mission histories recorded before a failed agent's edits were set aside replay without the step. */

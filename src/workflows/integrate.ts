@@ -32,6 +32,11 @@ export async function mergeInOrder(
   const merged: { id: string; title: string; description: string }[] = [];
   for (const feature of milestone.features) {
     const outcome = await io.outcomeOf(feature.id);
+    if (outcome?.state === 'skipped') {
+      // Skipped by a person: never merged; a stopped agent's work stays on its branch (its worktree goes, the branch stays).
+      if (outcome.workdir && outcome.workdir !== prep.worktree) await io.removeWorktree({ repo: prep.repo, missionWorktree: prep.worktree, worktree: outcome.workdir, branch: outcome.branch });
+      continue;
+    }
     if (!outcome || outcome.state === 'failed') {
       if (outcome) state.updateFeature(milestone.id, feature.id, { merge: { state: 'conflict', note: `not merged: the agent failed; its work stays on ${outcome.branch}` } });
       continue;

@@ -15,6 +15,10 @@ import { budgetGate } from './budget';
 import { registerDecisions } from './decisions';
 import { registerLiveness } from './liveness';
 import { answersFor, QUESTIONS_PATCH } from './questions';
+import { replan } from './replan';
+import { retriesAsked, runRetries } from './retries';
+import { STEERING_PATCH } from './running-agents';
+import { registerSteering } from './steering';
 import { retryAfterQuotaPark } from './quota';
 import { installPlanSkills } from './skills';
 import { HostMover } from './move';
@@ -62,18 +66,27 @@ export async function mission(rawInput?: unknown, carried?: MissionCarry): Promi
       head = await installPlanSkills(ctx, prep.baseCommit);
     }
 
-    const milestones = state.status.plan!.milestones;
-    for (let i = next; i < milestones.length; i++) {
+    // The plan as it stands at each milestone: a re-plan (replan decision) changes the milestones not started.
+    const milestones = () => state.status.plan!.milestones;
+    for (let i = next; i < milestones().length; i++) {
       await condition(() => !state.status.paused);
       await budgetGate(ctx);
+      // Between milestones: retries asked for (retryFeature), then a re-plan (which may stop the mission here).
+      if (retriesAsked(ctx) && patched(STEERING_PATCH)) head = await runRetries(ctx, head);
+      if (state.status.replan && patched(STEERING_PATCH)) {
+        if ((await replan(ctx, i)) === 'stop') break;
+        head = await installPlanSkills(ctx, head); // the re-plan's own new skills, if it wrote any
+      }
+      if (i >= milestones().length) break;
       // A moveHost signal cancels the milestone and runs it again on the new host (src/workflows/move.ts).
-      head = await mover.runMilestone(ctx, milestones[i]!, head);
+      head = await mover.runMilestone(ctx, milestones()[i]!, head);
       // Only between milestones: every child has finished, so the parent-close policy touches nothing.
-      if (i + 1 < milestones.length && workflowInfo().continueAsNewSuggested) {
+      if (i + 1 < milestones().length && workflowInfo().continueAsNewSuggested) {
         state.record('continue-as-new', `history at ${workflowInfo().historyLength} events: continuing as a new run`);
         await continueAsNew<typeof mission>(rawInput, { status: state.status, prep: ctx.prep, head, next: i + 1, activeMs: state.activeMs(), searchAttributes: state.searchAttributes, costAttribute: state.costAttribute, ...(ctx.host ? { host: ctx.host } : {}) });
       }
     }
+    if (retriesAsked(ctx) && patched(STEERING_PATCH)) head = await runRetries(ctx, head);
     state.setPhase('reporting', 'writing the mission report');
     // Ran to the end: `completed` only if nothing is unresolved (src/api/outcome.ts decides).
     const outcome = decideOutcome(state.status.milestones, state.status.plan);
@@ -185,7 +198,7 @@ async function planUntilDecided(ctx: MissionContext): Promise<Exclude<PlanDecisi
     for (let attempt = 1; !plan; ) {
       const request = {
         missionKey: ctx.missionKey,
-        turn: ++turn,
+        turn: (state.status.planTurns = ++turn),
         prompt: input.prompt,
         limits: { maxMilestones: input.maxMilestones, maxFeaturesPerMilestone: input.maxFeaturesPerMilestone },
         model: input.models.planner,
@@ -227,6 +240,7 @@ function registerHandlers(state: MissionState): void {
   setHandler(reportQuery, () => state.report ?? null, { description: 'The mission report once it is written (also for failed and cancelled missions); null before' });
 
   registerDecisions(state);
+  registerSteering(state);
   registerLiveness(state);
 }
 

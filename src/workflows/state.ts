@@ -6,6 +6,8 @@ import { decisionGate } from '../api/gate';
 import type { Plan } from '../api/plan';
 import type { AnswerQuestions, AnsweredRound } from '../api/questions';
 import type { MissionReport } from '../api/report';
+import { pendingMilestone } from '../api/steering';
+import { RunningAgents } from './running-agents';
 import {
   addRefused,
   addTokens,
@@ -57,6 +59,10 @@ export class MissionState {
   readonly budgetGate: { waiters: number; before: Phase } = { waiters: 0, before: 'running' };
   /** Steps parked in `paused-quota`, the phase to return to, and how many resumes released them. */
   readonly quotaGate: { waiters: number; before: Phase; released: number } = { waiters: 0, before: 'running', released: 0 };
+  /** The agents running now, for steering notes and stops (steer, skipFeature). */
+  readonly agents = new RunningAgents(this);
+  /** Bumped by skipFeature: a milestone's scheduler wakes to drop the skipped feature. */
+  skips = 0;
   /** Work time: counted from plan approval, without the time spent in `paused-budget`. */
   private clock = { since: undefined as number | undefined, waitedMs: 0, waitingSince: undefined as number | undefined };
 
@@ -142,12 +148,7 @@ export class MissionState {
   setPlan(plan: Plan): void {
     this.status.plan = plan;
     this.status.planRevision += 1;
-    this.status.milestones = plan.milestones.map((m) => ({
-      id: m.id,
-      title: m.title,
-      state: 'pending',
-      features: m.features.map((f) => ({ id: f.id, title: f.title, state: 'pending' })),
-    }));
+    this.status.milestones = plan.milestones.map(pendingMilestone);
     this.record('plan', `plan revision ${this.status.planRevision}: ${plan.milestones.length} milestone(s), ${plan.milestones.reduce((n, m) => n + m.features.length, 0)} feature(s)`);
   }
 

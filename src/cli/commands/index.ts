@@ -9,12 +9,16 @@ import { pause } from './pause';
 import { reject } from './reject';
 import { report } from './report';
 import { result } from './result';
+import { retry } from './retry';
 import { resume } from './resume';
+import { replan } from './replan';
 import { revise } from './revise';
 import { run } from './run';
 import { schedule } from './schedule';
+import { skip } from './skip';
 import { start } from './start';
 import { status } from './status';
+import { steer } from './steer';
 import { watch } from './watch';
 import { worker } from './worker';
 
@@ -28,6 +32,10 @@ export const COMMANDS: Record<string, Command> = {
   answer,
   pause,
   resume,
+  steer,
+  replan,
+  skip,
+  retry,
   cancel,
   move,
   status,
