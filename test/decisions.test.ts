@@ -12,6 +12,9 @@ test('plan decisions: only at the gate, one at a time, and an approval of an old
   expect(planDecisionRefusal(status({}), undefined, { kind: 'approve', revision: 1 })).toMatch(/^it approves plan revision 1, but the plan awaiting approval is revision 2/);
   expect(planDecisionRefusal(status({}), undefined, { kind: 'approve', revision: 2 })).toBeUndefined();
   expect(planDecisionRefusal(status({}), undefined, { kind: 'revise', feedback: 'x' })).toBeUndefined();
+  // While the planner's questions wait, the mission may be rejected (nothing to approve or revise yet).
+  expect(planDecisionRefusal(status({ phase: 'awaiting-answers' }), undefined, { kind: 'reject' })).toBeUndefined();
+  expect(planDecisionRefusal(status({ phase: 'awaiting-answers' }), undefined, { kind: 'approve' })).toBe('the mission is awaiting-answers, not awaiting approval');
 });
 
 test('pause and resume: refused when they would change nothing; a budget raise or a quota park always takes a resume', () => {

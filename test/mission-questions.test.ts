@@ -153,6 +153,27 @@ test('revising after revisePlan feedback, the planner may ask again: the revise 
   await handle.result();
 }, 120_000);
 
+test('a person may reject the mission while the planner\'s questions wait: it ends rejected, no plan, no code changed; approve is refused there', async () => {
+  const repo = makeRepo();
+  h.model.script('plan', [asks(DB)]);
+  const handle = await h.start({ prompt: 'Not what I meant', repo });
+  const id = handle.workflowId;
+  await h.waitFor(handle, (s) => s.phase === 'awaiting-answers');
+  const approve = await runCli(h, ['approve', id]);
+  expect(approve.code).toBe(1);
+  expect(approve.err.join('\n')).toMatch(/approvePlan refused: the mission is awaiting-answers, not awaiting approval/);
+  const rejected = await runCli(h, ['reject', id, '--reason', 'wrong goal']);
+  expect(rejected.code).toBe(0);
+  const report = await handle.result();
+  expect(report.outcome).toBe('rejected');
+  expect(report.rejection).toEqual({ reason: 'wrong goal' });
+  expect(h.model.requestsFor('plan')).toHaveLength(1);
+  expect(treeAt(repo, 'main')).toEqual(treeAt(repo, 'main~0'));
+  const status = await handle.query(statusQuery);
+  expect(status.questions).toBeUndefined();
+  expect(status.clarifications ?? []).toEqual([]);
+});
+
 test('in a terminal, `mission run` asks each question with why and its default: Enter takes the default', async () => {
   const repo = makeRepo();
   h.model.script('plan', [asks(DB, AUTH), planReply(makePlan([{ id: 'm1', features: [{ id: 't', files: ['t.txt'] }] }], 'Answered at the terminal'))]);

@@ -86,6 +86,7 @@ export function questionsMarkdown(missionId: string, pending: PendingQuestions):
     `mission answer ${missionId} --round ${round} --file answers.md`,
     `mission answer ${missionId} --round ${round} --answer ${first}="..."`,
     `mission answer ${missionId} --round ${round} --defaults`,
+    `mission reject ${missionId} --reason "..."   # stop here: nothing was planned or changed`,
     `temporal workflow update execute --workflow-id ${missionId} --name answerQuestions --input '${answers}'`,
     `temporal workflow signal --workflow-id ${missionId} --name answerQuestions --input '${JSON.stringify({ round, useDefaults: true })}'`,
     '```',

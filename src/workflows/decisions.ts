@@ -32,7 +32,9 @@ export const DECISION_REFUSED = 'DECISION_REFUSED';
 
 /** Why a plan decision does not fit now, or undefined when it does. Pure: the update validators call it too. */
 export function planDecisionRefusal(status: MissionStatus, pending: PlanDecision | undefined, decision: PlanDecision & { revision?: number }): string | undefined {
-  if (status.phase !== 'awaiting-approval') return `the mission is ${status.phase}, not awaiting approval`;
+  // While the planner's questions wait there is nothing to approve or revise yet, but the person may stop the mission.
+  const rejectingQuestions = decision.kind === 'reject' && status.phase === 'awaiting-answers';
+  if (status.phase !== 'awaiting-approval' && !rejectingQuestions) return `the mission is ${status.phase}, not awaiting approval`;
   if (pending) return `a ${pending.kind} decision is already being applied`;
   if (decision.revision !== undefined && decision.revision !== status.planRevision) {
     return `it approves plan revision ${decision.revision}, but the plan awaiting approval is revision ${status.planRevision}; read it ("mission status ${status.missionId}") and approve that one`;

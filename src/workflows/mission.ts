@@ -212,7 +212,9 @@ async function planUntilDecided(ctx: MissionContext): Promise<Exclude<PlanDecisi
       if (plan) break;
       // Histories from before questions never hold any: the patch marks where the new commands start.
       if (reply.questions?.length && patched(QUESTIONS_PATCH)) {
-        followUp = { kind: 'answers', answers: await answersFor(ctx, reply.questions, ++rounds), round: rounds, maxRounds: MAX_QUESTION_ROUNDS };
+        const answers = await answersFor(ctx, reply.questions, ++rounds);
+        if (answers === 'rejected') return state.decision as Extract<PlanDecision, { kind: 'reject' }>;
+        followUp = { kind: 'answers', answers, round: rounds, maxRounds: MAX_QUESTION_ROUNDS };
         continue;
       }
       state.record('plan-invalid', `plan draft ${attempt} refused: ${reply.errors.join('; ')}`);
