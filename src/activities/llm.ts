@@ -43,6 +43,11 @@ export interface PlanTurnResult {
   plan: Plan | null;
   /** The planner asked instead of planning (absent in results recorded before it could). */
   questions?: PlanQuestion[];
+  /**
+   * The reply used the option to ask for neither: `{ questions: [], plan: null }` (a small model under a grammar takes
+   * that shortest way). The next request then offers no option: the plan schema alone.
+   */
+  empty?: true;
   errors: string[];
   tokens: TokenUsage;
 }
@@ -159,6 +164,6 @@ function parseWrapped(json: Record<string, unknown>, limits: PlanLimits, questio
     if (questions) return { plan: null, questions: reply.questions, errors: [] };
     return { plan: null, errors: [`no more questions are allowed (at most ${MAX_QUESTION_ROUNDS} rounds): return the plan, stating in "assumptions" what you assumed for the questions left open`] };
   }
-  if (!reply.plan) return { plan: null, errors: ['the reply has neither questions nor a plan: return the plan'] };
+  if (!reply.plan) return { plan: null, empty: true, errors: ['the reply has neither questions nor a plan: return the plan'] };
   return checked(reply.plan, limits, repoSkills);
 }

@@ -195,8 +195,9 @@ async function planUntilDecided(ctx: MissionContext): Promise<Exclude<PlanDecisi
     let plan: Plan | null = null;
     // Rounds of clarifying questions in this planning (first draft or revision); questions are not a failed attempt.
     let rounds = 0;
+    let mayAsk = true;
     for (let attempt = 1; !plan; ) {
-      const request = {
+      const request: Parameters<MissionProxies['model']['planTurn']>[0] = {
         missionKey: ctx.missionKey,
         turn: (state.status.planTurns = ++turn),
         prompt: input.prompt,
@@ -204,7 +205,7 @@ async function planUntilDecided(ctx: MissionContext): Promise<Exclude<PlanDecisi
         model: input.models.planner,
         followUp,
         ...(input.models.prices ? { prices: input.models.prices } : {}),
-        ...(rounds < MAX_QUESTION_ROUNDS ? { questions: { round: rounds + 1, maxRounds: MAX_QUESTION_ROUNDS } } : {}),
+        ...(rounds < MAX_QUESTION_ROUNDS && mayAsk ? { questions: { round: rounds + 1, maxRounds: MAX_QUESTION_ROUNDS } } : {}),
       };
       const reply = await retryAfterQuotaPark(state, ctx.missionId, 'the planner', () => ctx.acts.model.planTurn.executeWithOptions({ summary: `llm: plan turn ${request.turn}` }, [request]));
       state.addTokens(reply.tokens, 'plan');
@@ -222,6 +223,7 @@ async function planUntilDecided(ctx: MissionContext): Promise<Exclude<PlanDecisi
         throw missionFailure('PLAN_INVALID', `the planner returned an invalid plan ${attempt} times; last problems: ${reply.errors.join('; ')}. Try a more specific prompt, other limits or another planner model.`);
       }
       followUp = { kind: 'invalid', errors: reply.errors };
+      mayAsk = !reply.empty; // asked for nothing: the next request offers the plan schema alone
       attempt++;
     }
     state.setPlan(plan);
