@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { portOpen } from '../src/embedded';
 import { cli, cliEnv, freePort, onHarness, spawnCli } from './support/cli-process';
+import { statusQuery } from '../src/api/messages';
 import { useHarness } from './support/harness';
 import { makeRepo, treeAt } from './support/repo';
 import { makePlan, planReply, writesFiles } from './support/scripts';
@@ -108,3 +109,23 @@ test('`mission run` shows each running feature\'s turn, tokens and last tool, an
   expect(run.stderr).toContain(`SDK log: ${log} (MISSION_WORKER_LOG=stderr prints it here)`);
   expect(readFileSync(log, 'utf8')).toMatch(/\[INFO\] Worker state changed .*state: 'RUNNING'/);
 }, 240_000);
+
+test('`mission run --json` of a mission cancelled midway prints its report: the phase turns final before the report is written, and the CLI waits for it', async () => {
+  const repo = makeRepo();
+  h.model.script('plan', [planReply(makePlan([{ id: 'm1', features: [{ id: 'held', files: ['h.txt'] }] }], 'Held plan'))]);
+  h.model.script('feature held', [{ ...writesFiles({ 'h.txt': 'h' })[0]!, delayMs: 60_000 }]);
+  // The narrative of the cancelled mission's report takes a while: the workflow is still running when its phase says cancelled.
+  h.model.script('report', [{ content: 'Cancelled while m1 ran.', delayMs: 3000 }]);
+  const id = `run-cancel-report-${Date.now()}`;
+  const run = spawnCli(['run', 'Hold it', '--repo', repo, '--id', id, '--no-require-plan-approval', '--json'], onHarness(h));
+  const handle = h.client.workflow.getHandle(id);
+  const running = async () => (await handle.query(statusQuery)).milestones[0]?.features[0]?.state === 'running';
+  await until(() => running().catch(() => false), 60_000, 'the feature to run'); // not started yet: not found
+  await handle.cancel();
+  expect(await run.exited).toBe(1);
+  // Progress lines, then the report as one indented JSON document.
+  const lines = run.stdout().trim().split('\n');
+  const start = lines.findIndex((l) => l === '{');
+  expect(start).toBeGreaterThan(0);
+  expect(JSON.parse(lines.slice(start).join('\n'))).toMatchObject({ event: 'report', report: { outcome: 'cancelled', narrative: expect.stringContaining('Cancelled while m1 ran.') } });
+}, 120_000);

@@ -112,7 +112,8 @@ export async function watchMission(client: Client, id: string, opts: WatchOption
       if (text !== last) console.log(text);
       last = text;
       opts.onStatus?.(status);
-      if (FINAL_PHASES.includes(status.phase)) return status.phase;
+      // A failed, cancelled or rejected mission says so before it writes its report: done when the run has closed.
+      if (FINAL_PHASES.includes(status.phase) && run.name !== 'RUNNING') return status.phase;
     }
     // A closed run that no worker can query: a completed workflow's result says how it ended (rejected, with issues...).
     if (run.name === 'COMPLETED') return ((await handle.result()) as MissionReport).outcome;
