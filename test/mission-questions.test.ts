@@ -218,10 +218,11 @@ test('without plan approval the defaults answer the questions at once, and statu
   expect(readFileSync(report.reportPath!, 'utf8')).toContain('Plan revision 1, round 1, answered with defaults: approval not required:');
 }, 120_000);
 
-test('a planner that takes the empty way out ({ questions: [], plan: null }, as Qwen2.5-Coder-1.5B did three times in a row) is asked again for the plan alone, without the option to ask', async () => {
+test('a planner that takes the empty way out ({ questions: [], plan: null }, as Qwen2.5-Coder-1.5B did) is corrected with the plan schema alone, and so is every later correction of that planning', async () => {
   const repo = makeRepo();
   const empty = { content: JSON.stringify({ questions: [], plan: null }) };
-  h.model.script('plan', [empty, planReply(makePlan([{ id: 'm1', features: [{ id: 'g', files: ['g.txt'] }] }]))]);
+  const cycle = planReply(makePlan([{ id: 'm1', features: [{ id: 'g', files: ['g.txt'], dependsOn: ['h'] }, { id: 'h', files: ['h.txt'], dependsOn: ['g'] }] }]));
+  h.model.script('plan', [empty, cycle, planReply(makePlan([{ id: 'm1', features: [{ id: 'g', files: ['g.txt'] }] }]))]);
   h.model.script('feature g', writesFiles({ 'g.txt': 'planned' }));
   const handle = await h.start({ prompt: 'Plan it', repo, requirePlanApproval: false });
   const report = await handle.result();
@@ -229,6 +230,7 @@ test('a planner that takes the empty way out ({ questions: [], plan: null }, as 
   const plans = h.model.requestsFor('plan');
   expect(Object.keys(schemaOf(plans[0]!).properties)).toEqual(['questions', 'plan']);
   expect(lastUserMessage(plans[1]!)).toMatch(/the reply has neither questions nor a plan: return the plan/);
-  // The grammar of the second request has no null branch to take: the plan schema itself.
-  expect(Object.keys(schemaOf(plans[1]!).properties)).toContain('milestones');
+  expect(lastUserMessage(plans[2]!)).toMatch(/depend on each other in a cycle/);
+  // No null branch to take in a correction: the grammar is the plan schema itself (the real run took it again when offered).
+  for (const correction of plans.slice(1)) expect(Object.keys(schemaOf(correction).properties)).toContain('milestones');
 }, 120_000);

@@ -44,10 +44,11 @@ export interface PlanTurnResult {
   /** The planner asked instead of planning (absent in results recorded before it could). */
   questions?: PlanQuestion[];
   /**
-   * The reply used the option to ask for neither: `{ questions: [], plan: null }` (a small model under a grammar takes
-   * that shortest way). The next request then offers no option: the plan schema alone.
+   * The planner asked, but its questions broke the rules (too many, no default): it may ask again with the errors.
+   * Any other refused reply (a broken plan, or `{ questions: [], plan: null }`, the shortest way out a small model
+   * under a grammar takes) is corrected with the plan schema alone: no option to ask in a correction.
    */
-  empty?: true;
+  askedBadly?: true;
   errors: string[];
   tokens: TokenUsage;
 }
@@ -158,12 +159,15 @@ const isWrapped = (json: unknown): json is Record<string, unknown> =>
 
 function parseWrapped(json: Record<string, unknown>, limits: PlanLimits, questions: boolean, repoSkills: readonly string[]): Omit<PlanTurnResult, 'tokens'> {
   const parsed = PlannerReply.safeParse(json);
-  if (!parsed.success) return { plan: null, errors: describeIssues(parsed.error, PlannerReply) };
+  if (!parsed.success) {
+    const asked = Array.isArray(json.questions) && json.questions.length > 0;
+    return { plan: null, errors: describeIssues(parsed.error, PlannerReply), ...(asked ? { askedBadly: true as const } : {}) };
+  }
   const reply = parsed.data;
   if (reply.questions.length) {
     if (questions) return { plan: null, questions: reply.questions, errors: [] };
     return { plan: null, errors: [`no more questions are allowed (at most ${MAX_QUESTION_ROUNDS} rounds): return the plan, stating in "assumptions" what you assumed for the questions left open`] };
   }
-  if (!reply.plan) return { plan: null, empty: true, errors: ['the reply has neither questions nor a plan: return the plan'] };
+  if (!reply.plan) return { plan: null, errors: ['the reply has neither questions nor a plan: return the plan'] };
   return checked(reply.plan, limits, repoSkills);
 }

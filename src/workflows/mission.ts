@@ -223,7 +223,7 @@ async function planUntilDecided(ctx: MissionContext): Promise<Exclude<PlanDecisi
         throw missionFailure('PLAN_INVALID', `the planner returned an invalid plan ${attempt} times; last problems: ${reply.errors.join('; ')}. Try a more specific prompt, other limits or another planner model.`);
       }
       followUp = { kind: 'invalid', errors: reply.errors };
-      mayAsk = !reply.empty; // asked for nothing: the next request offers the plan schema alone
+      mayAsk = reply.askedBadly === true; // a correction offers the plan schema alone, unless the questions were what broke the rules
       attempt++;
     }
     state.setPlan(plan);
