@@ -3,7 +3,7 @@ import type {
   ChatCompletionMessageFunctionToolCall,
   ChatCompletionMessageParam,
 } from 'openai/resources/chat/completions';
-import type { SessionRef, TurnResult } from '../api/agent';
+import type { FeatureInput, SessionRef, TurnResult } from '../api/agent';
 import { failureType, missionFailure } from '../api/errors';
 import { addTokens, asCompaction, ZERO_TOKENS, type TokenUsage } from '../api/status';
 import {
@@ -20,6 +20,7 @@ import {
 } from './compaction';
 import { contextWindowFor, estimateTokens, learnedWindow } from './context-window';
 import type { MissionPaths } from './paths';
+import { openSession } from './agent';
 import { NUDGE } from './prompts';
 import { requireSession, saveSession, type RequestUsage, type Session } from './session';
 import type { Completion, CompletionRequest, ModelClient } from './model';
@@ -33,6 +34,8 @@ export interface AgentTurnInput {
   model?: string;
   /** Context windows by model name from the mission input (`models.contextWindow`); the worker's settings otherwise. */
   contextWindows?: Record<string, number>;
+  /** The agent's input, on its first turn: the conversation is opened first if it is not there (one step less per agent). */
+  open?: FeatureInput;
 }
 
 /** A reply cut at the output limit is continued at most this many times. */
@@ -58,6 +61,7 @@ export function createAgentTurn(deps: { model: ModelClient; paths: MissionPaths;
 
   async function agentTurn(input: AgentTurnInput): Promise<TurnResult> {
     const file = paths.sessionFile(input.session.missionKey, input.session.name);
+    if (input.open) await openSession(paths, input.session, input.open);
     const session = await requireSession<TurnResult>(file);
     const recorded = session.turns[String(input.turn)];
     if (recorded) return recorded;

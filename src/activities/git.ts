@@ -167,17 +167,8 @@ export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: s
   }
 
   /** Commits the agent's work once: a retry finds the commit by its step trailer. */
-  async function commitWork(input: { repo: string; workdir: string; message: string; step: string; since: string }): Promise<{ commit: string | null }> {
-    // The agent's own working directory: a feature worktree, or the mission worktree when features run one after another.
-    return withWorktreeLock(input.workdir, async () => {
-      const git = new Git(input.workdir);
-      const done = await git.findStepCommit(input.step, input.since);
-      if (done) return { commit: done };
-      const created = await git.commitAll(input.message, input.step);
-      if (created) return { commit: created };
-      const head = await git.head();
-      return { commit: head === input.since ? null : head };
-    });
+  async function commitWork(input: CommitWorkInput): Promise<{ commit: string | null }> {
+    return { commit: await commitAgentWork(input) };
   }
 
   /**
@@ -253,6 +244,31 @@ export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: s
   }
 
   return { prepareMission, discardMission, createFeatureWorktree, commitWork, mergeFeature, concludeMerge, currentHead, removeFeatureWorktree, commitMilestone };
+}
+
+export interface CommitWorkInput {
+  repo: string;
+  workdir: string;
+  message: string;
+  step: string;
+  since: string;
+}
+
+/**
+ * Commits an agent's work once (its own step, or its finish tool call): a retry finds the commit by its step
+ * trailer. Null when the agent changed nothing since `since`.
+ */
+export function commitAgentWork(input: CommitWorkInput): Promise<string | null> {
+  // The agent's own working directory: a feature worktree, or the mission worktree when features run one after another.
+  return withWorktreeLock(input.workdir, async () => {
+    const git = new Git(input.workdir);
+    const done = await git.findStepCommit(input.step, input.since);
+    if (done) return done;
+    const created = await git.commitAll(input.message, input.step);
+    if (created) return created;
+    const head = await git.head();
+    return head === input.since ? null : head;
+  });
 }
 
 async function checkRepo(repo: string | undefined): Promise<string> {

@@ -4,6 +4,7 @@ import { missionFailure } from '../api/errors';
 import { describeIssues } from '../api/issues';
 import { agentProgressQuery } from '../api/messages';
 import { addTokens, MAX_REFUSED_SHOWN, ZERO_TOKENS, type AgentProgress } from '../api/status';
+import type { RunToolInput } from '../activities/agent';
 import { localModel, localTools, missionProxies, model, steps, tools } from './proxies';
 import { LIVENESS_PATCH, TurnWatch } from './liveness';
 import { workflowNow } from './state';
@@ -14,6 +15,10 @@ import { workflowNow } from './state';
  */
 const TURNS_AS_ACTIVITIES_PATCH = 'agent-turns-as-activities';
 const LOCAL_TURNS_PATCH = 'agent-turns-as-local-activities';
+/** Agents recorded before it opened their conversation in a step of its own before the first turn. */
+const OPEN_IN_FIRST_TURN_PATCH = 'open-session-in-first-turn';
+/** Agents recorded before it committed their work in a commitWork step after their finish call. */
+const COMMIT_ON_FINISH_PATCH = 'commit-with-finish';
 
 /**
  * The `feature` child workflow: one agent, one task (a feature, a merge conflict or a repair), one
@@ -48,11 +53,17 @@ async function runAgentLoop(raw: FeatureInput, spent: AgentSpent): Promise<Featu
   const turnModel = onHost?.model ?? (local ? localModel : model);
   const turnTools = onHost?.tools ?? (local ? localTools : tools);
   const gitSteps = onHost?.steps ?? steps;
-  if (!carried) await (onHost?.steps ?? (local ? localTools : steps)).openAgentSession.executeWithOptions({ summary: `session: open ${taskId}` }, [{ session, input }]);
+  // New agents open their conversation in their first turn (a step and a round trip less on every agent's path);
+  // agents recorded before that open it in a step of its own, and still replay that way.
+  const openInTurn = !local && (carried !== undefined || patched(OPEN_IN_FIRST_TURN_PATCH));
+  if (!carried && !openInTurn) await (onHost?.steps ?? (local ? localTools : steps)).openAgentSession.executeWithOptions({ summary: `session: open ${taskId}` }, [{ session, input }]);
 
   let tokens = carried?.tokens ?? ZERO_TOKENS;
   let finish: ToolRunResult['finish'];
   let turn = carried?.turn ?? 0;
+  // Agents recorded before it committed in a step of their own after the loop; they still replay that way.
+  const commitOnFinish = Boolean(input.commitMessage) && !local && patched(COMMIT_ON_FINISH_PATCH);
+  let committed: { commit: string | null } | undefined;
   Object.assign(spent, { tokens, turns: turn }); // a continued run starts from what the earlier runs spent
   // Queries add nothing to history: `mission run` and `mission watch` ask this while the agent works.
   const progress: AgentProgress = { taskId, turn, maxTurns: input.maxTurns, tokens };
@@ -70,19 +81,23 @@ async function runAgentLoop(raw: FeatureInput, spent: AgentSpent): Promise<Featu
     setCurrentDetails(`${taskId}: turn ${turn} of at most ${input.maxTurns}, ${tokens.total} tokens so far`);
     progress.turn = turn;
     watch?.turn();
-    const reply = await step('model call', turnModel.agentTurn.executeWithOptions({ summary: `llm: ${taskId} turn ${turn}` }, [{ session, turn, model: input.model, ...(input.contextWindows ? { contextWindows: input.contextWindows } : {}) }]));
+    const reply = await step('model call', turnModel.agentTurn.executeWithOptions({ summary: `llm: ${taskId} turn ${turn}` }, [{ session, turn, model: input.model, ...(input.contextWindows ? { contextWindows: input.contextWindows } : {}), ...(openInTurn && turn === 1 ? { open: input } : {}) }]));
     tokens = addTokens(tokens, reply.tokens);
     Object.assign(spent, { tokens, turns: turn });
     progress.tokens = tokens;
     // Every tool call gets its answer (the transcript must stay valid), finish included.
-    for (const call of reply.toolCalls) {
+    for (const [i, call] of reply.toolCalls.entries()) {
       progress.lastTool = call.label;
-      const result = await step(
+      // A finish that ends the reply (and the agent, once accepted) commits the work in the same step.
+      const last = i === reply.toolCalls.length - 1 && call.name === 'finish' && !reply.toolCalls.slice(0, i).some((c) => c.name === 'finish');
+      const commit: Pick<RunToolInput, 'commit'> = commitOnFinish && last && !finish ? { commit: { message: input.commitMessage!, step: workflowInfo().workflowId, since: input.startCommit } } : {};
+      const result: ToolRunResult = await step(
         `tool: ${call.label}`,
         turnTools.runTool.executeWithOptions({ summary: `tool: ${call.label}` }, [
-          { session, callId: call.id, workdir: input.workdir, repo: input.repo, branch: input.branch, ...(input.sandbox ? { sandbox: input.sandbox } : {}) },
+          { session, callId: call.id, workdir: input.workdir, repo: input.repo, branch: input.branch, ...(input.sandbox ? { sandbox: input.sandbox } : {}), ...commit },
         ]),
       );
+      if (result.finish && !finish && result.commit !== undefined) committed = { commit: result.commit };
       finish ??= result.finish;
       if (result.refused) {
         refused.count += 1;
@@ -95,13 +110,13 @@ async function runAgentLoop(raw: FeatureInput, spent: AgentSpent): Promise<Featu
   const summary = finish?.summary ?? `stopped at the turn budget (${input.maxTurns} turns) without calling finish`;
   setCurrentDetails(`${taskId}: ${finish?.status ?? 'incomplete'} after ${turn} turn(s): ${summary}`);
   const { commit } = input.commitMessage
-    ? await gitSteps.commitWork({
+    ? (committed ?? await gitSteps.commitWork({
         repo: input.repo,
         workdir: input.workdir,
         message: `${input.commitMessage}\n\n${summary}`,
         step: workflowInfo().workflowId,
         since: input.startCommit,
-      })
+      }))
     : { commit: null };
   return {
     taskId,

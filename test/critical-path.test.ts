@@ -1,0 +1,77 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { temporal } from '@temporalio/proto';
+import { createAgentActivities } from '../src/activities/agent';
+import { MissionPaths } from '../src/activities/paths';
+import { Sandbox } from '../src/activities/sandbox';
+import { newSession, requireSession, saveSession } from '../src/activities/session';
+import { useHarness } from './support/harness';
+import { git, makeRepo, tempDir, treeAt } from './support/repo';
+import { makePlan, planReply, writesFiles } from './support/scripts';
+
+/**
+ * The steps on a milestone's critical path (issue 16): each is a round trip through the server, so the ones that
+ * need no step of their own are folded into their neighbours, and the ones nothing waits for run beside the agents.
+ */
+const h = useHarness('critical-path');
+
+type Event = temporal.api.history.v1.IHistoryEvent;
+const activityTypes = (events: Event[]) => events.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+
+test("an agent opens its conversation in its first turn and commits with its finish call; validation is looked up while the agents work", async () => {
+  const repo = makeRepo({ 'README.md': '# path\n' });
+  h.model.script('plan', [planReply(makePlan([{ id: 'm1', features: [{ id: 'only', files: ['a.txt'] }] }]))]);
+  h.model.script('feature only', writesFiles({ 'a.txt': 'a' }, 'wrote a.txt'));
+
+  const handle = await h.start({ prompt: 'x', repo, requirePlanApproval: false, useWorktrees: true, validation: { commands: [{ name: 'check', run: 'test -f a.txt' }] } });
+  const result = await handle.result();
+  expect(result.outcome).toBe('completed');
+  expect(treeAt(repo, result.branch!)).toMatchObject({ 'a.txt': 'a' });
+
+  // The agent: its turns and tool calls only (no step to open the conversation, none to commit).
+  const agent = h.client.workflow.getHandle(`${handle.workflowId}/m1/only`);
+  expect(activityTypes((await agent.fetchHistory()).events ?? [])).toEqual(['agentTurn', 'runTool', 'agentTurn', 'runTool']);
+  // Its work is committed once, with the finish summary and the step trailer, and that commit is the one merged.
+  const commit = result.milestones[0]!.features[0]!.commit!;
+  expect(git(repo, 'log', '-1', '--format=%B', commit)).toMatch(/^only: .*\n\nwrote a\.txt\n\nMission-Step: .*\/m1\/only\s*$/);
+  expect(git(repo, 'rev-list', '--count', `${result.baseCommit}..${commit}`)).toBe('1');
+
+  // The mission: discoverValidation is scheduled before the agent has finished, not after the merge.
+  const events = (await handle.fetchHistory()).events ?? [];
+  const discover = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'discoverValidation');
+  const agentDone = events.find((e) => e.childWorkflowExecutionCompletedEventAttributes);
+  expect(Number(discover!.eventId)).toBeLessThan(Number(agentDone!.eventId));
+  expect(activityTypes(events).filter((t) => t === 'discoverValidation')).toHaveLength(1);
+});
+
+test('a finish call that commits commits once: a retry, recorded or not, returns the same commit', async () => {
+  const paths = new MissionPaths(tempDir('mission-home-'));
+  const agent = createAgentActivities({ paths, sandbox: new Sandbox({ missionHome: paths.home, env: { PATH: process.env.PATH } }) });
+  const repo = makeRepo({ 'README.md': '# finish\n' });
+  git(repo, 'checkout', '-q', '-b', 'mission/finish');
+  const since = git(repo, 'rev-parse', 'HEAD');
+  writeFileSync(path.join(repo, 'b.txt'), 'b');
+  const session = { missionKey: 'k', name: 'f' };
+  const file = paths.sessionFile('k', 'f');
+  await saveSession(file, {
+    ...newSession([
+      { role: 'user', content: 'Role: feature f' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'finish', arguments: JSON.stringify({ summary: 'wrote b', status: 'done' }) } }] },
+    ]),
+  });
+  const request = { session, callId: 'c1', workdir: repo, repo, commit: { message: 'f: write b', step: 'step-f', since } };
+
+  const first = await agent.runTool(request);
+  expect(first.finish).toEqual({ status: 'done', summary: 'wrote b' });
+  expect(first.commit).toBe(git(repo, 'rev-parse', 'HEAD'));
+  expect(git(repo, 'log', '-1', '--format=%B')).toMatch(/^f: write b\n\nwrote b\n\nMission-Step: step-f\s*$/);
+  // Retried after the answer was recorded: the recorded answer.
+  expect(await agent.runTool(request)).toEqual(first);
+  // Retried after the commit but before the answer was recorded (a crash between the two): found by its trailer.
+  const saved = await requireSession(file);
+  delete saved.tools.c1;
+  saved.messages.pop();
+  await saveSession(file, saved);
+  expect((await agent.runTool(request)).commit).toBe(first.commit);
+  expect(git(repo, 'rev-list', '--count', `${since}..HEAD`)).toBe('1');
+});
