@@ -4,6 +4,8 @@ import type { temporal } from '@temporalio/proto';
 import { createAgentActivities } from '../src/activities/agent';
 import { MissionPaths } from '../src/activities/paths';
 import { Sandbox } from '../src/activities/sandbox';
+import { rejectPlanSignal } from '../src/api/messages';
+import { historyWaiter } from '../src/cli/progress';
 import { newSession, requireSession, saveSession } from '../src/activities/session';
 import { useHarness } from './support/harness';
 import { git, makeRepo, tempDir, treeAt } from './support/repo';
@@ -74,4 +76,23 @@ test('a finish call that commits commits once: a retry, recorded or not, returns
   await saveSession(file, saved);
   expect((await agent.runTool(request)).commit).toBe(first.commit);
   expect(git(repo, 'rev-list', '--count', `${since}..HEAD`)).toBe('1');
+});
+
+test('`mission run` waits for the plan on the history: a wait ends as soon as the mission writes an event, else at its bound', async () => {
+  h.model.script('plan', [planReply(makePlan([{ id: 'm1', features: [{ id: 'later', files: ['l.txt'] }] }]))]);
+  const handle = await h.start({ prompt: 'x', repo: makeRepo(), requirePlanApproval: true });
+  await h.waitFor(handle, (s) => s.phase === 'awaiting-approval');
+  const nextEvent = historyWaiter(h.client, handle.workflowId);
+  await nextEvent(60_000); // the history so far, at once
+  // Nothing happens at the gate: the wait lasts its bound.
+  const quiet = Date.now();
+  await nextEvent(500);
+  expect(Date.now() - quiet).toBeGreaterThanOrEqual(450);
+  // A decision is an event: the wait ends with it, long before its bound.
+  const started = Date.now();
+  const waited = nextEvent(60_000);
+  await new Promise((r) => setTimeout(r, 200));
+  await handle.signal(rejectPlanSignal, { reason: 'not now' });
+  await waited;
+  expect(Date.now() - started).toBeLessThan(30_000);
 });
