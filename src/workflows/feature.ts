@@ -93,7 +93,7 @@ async function runAgentLoop(raw: FeatureInput, spent: AgentSpent): Promise<Featu
       const commit: Pick<RunToolInput, 'commit'> = commitOnFinish && last && !finish ? { commit: { message: input.commitMessage!, step: workflowInfo().workflowId, since: input.startCommit } } : {};
       const result: ToolRunResult = await step(
         `tool: ${call.label}`,
-        turnTools.runTool.executeWithOptions({ summary: `tool: ${call.label}` }, [
+        turnTools.runTool.executeWithOptions({ summary: `tool: ${call.label}${commit.commit ? ' + commit' : ''}` }, [
           { session, callId: call.id, workdir: input.workdir, repo: input.repo, branch: input.branch, ...(input.sandbox ? { sandbox: input.sandbox } : {}), ...commit },
         ]),
       );
