@@ -96,3 +96,33 @@ test('`mission run` waits for the plan on the history: a wait ends as soon as th
   await waited;
   expect(Date.now() - started).toBeLessThan(30_000);
 });
+
+test('features that finished together merge in one step, in plan order; a conflict in it still goes to the integration agent', async () => {
+  const repo = makeRepo({ 'README.md': '# together\n', 'shared.txt': 'base\n' });
+  const features = [
+    { id: 'slow', files: ['a.txt'] },
+    { id: 'quick', files: ['b.txt'] },
+    { id: 'clash', files: ['shared.txt'] },
+  ];
+  h.model.script('plan', [planReply(makePlan([{ id: 'm1', features }]))]);
+  // The first feature thinks for seconds: by then the others have finished, and all three are ready to merge.
+  h.model.script('feature slow', writesFiles({ 'a.txt': 'a', 'shared.txt': 'slow\n' }).map((reply) => ({ ...reply, delayMs: 3000 })));
+  h.model.script('feature quick', writesFiles({ 'b.txt': 'b' }));
+  h.model.script('feature clash', writesFiles({ 'shared.txt': 'clash\n' }));
+  h.model.script('integration', writesFiles({ 'shared.txt': 'slow and clash\n' }, 'kept both'));
+
+  const handle = await h.start({ prompt: 'x', repo, requirePlanApproval: false, useWorktrees: true, maxConcurrency: 3 });
+  const result = await handle.result();
+  expect(result.outcome).toBe('completed');
+  expect(treeAt(repo, result.branch!)).toMatchObject({ 'a.txt': 'a', 'b.txt': 'b', 'shared.txt': 'slow and clash' });
+  expect(result.milestones[0]!.features.map((f) => [f.id, f.merge?.state])).toEqual([
+    ['slow', 'merged'],
+    ['quick', 'merged'],
+    ['clash', 'merged'],
+  ]);
+
+  const events = (await handle.fetchHistory()).events ?? [];
+  const summaries = events.filter((e) => /^merge/.test(e.activityTaskScheduledEventAttributes?.activityType?.name ?? '')).map((e) => JSON.parse(Buffer.from(e.userMetadata!.summary!.data!).toString()) as string);
+  expect(summaries).toEqual(['git: merge slow, quick, clash']);
+  expect(activityTypes(events)).toContain('concludeMerge');
+});

@@ -184,19 +184,23 @@ export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: s
    * integration agent) and reported with its files; a retry finds that merge and reports it again.
    */
   async function mergeFeature(input: MergeInput): Promise<MergeResult> {
-    return withRepoLock(input.repo, async () => {
-      const git = new Git(input.worktree);
-      // What the merge needs to know only reads: asked together (one git process's time), before anything is written.
-      const [, inProgress, merged, identity] = await Promise.all([git.requireMissionBranch(), git.resolveCommit('MERGE_HEAD'), git.isAncestor(input.branch, 'HEAD'), git.identityArgs()]);
-      if (inProgress && inProgress === (await git.resolveCommit(input.branch))) return { state: 'conflict', conflictFiles: await unmergedFiles(git) };
-      if (inProgress) await git.run(['merge', '--abort']); // a stranger's merge, left by a crash
-      if (inProgress ? await git.isAncestor(input.branch, 'HEAD') : merged) return { state: 'merged', commit: await git.head() };
-      const args = [...identity, 'merge', '--no-ff', '--no-verify', '-m', input.message, '-m', `${STEP_TRAILER}: ${input.step}`, input.branch];
-      if (await git.succeeds(args)) return { state: 'merged', commit: await git.head() };
-      const files = await unmergedFiles(git);
-      if (files.length) return { state: 'conflict', conflictFiles: files };
-      if (await git.resolveCommit('MERGE_HEAD')) await git.run(['merge', '--abort']);
-      throw missionFailure('GIT_FAILED', `merging ${input.branch} into ${input.worktree} failed without a conflict`);
+    return withRepoLock(input.repo, () => mergeBranch(input));
+  }
+
+  /**
+   * Merges feature branches one after another, in the order given, under one lock: features that finished
+   * together merge in one step. Stops at the first conflict (left in progress, as mergeFeature does); returns a
+   * result per branch it got to. Safe to retry: a branch already merged is reported merged.
+   */
+  async function mergeFeatures(inputs: MergeInput[]): Promise<MergeResult[]> {
+    if (!inputs.length) return [];
+    return withRepoLock(inputs[0]!.repo, async () => {
+      const results: MergeResult[] = [];
+      for (const input of inputs) {
+        results.push(await mergeBranch(input));
+        if (results.at(-1)!.state !== 'merged') break;
+      }
+      return results;
     });
   }
 
@@ -251,7 +255,7 @@ export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: s
     });
   }
 
-  return { prepareMission, discardMission, createFeatureWorktree, commitWork, mergeFeature, concludeMerge, currentHead, removeFeatureWorktree, commitMilestone };
+  return { prepareMission, discardMission, createFeatureWorktree, commitWork, mergeFeature, mergeFeatures, concludeMerge, currentHead, removeFeatureWorktree, commitMilestone };
 }
 
 export interface CommitWorkInput {
@@ -277,6 +281,22 @@ export function commitAgentWork(input: CommitWorkInput): Promise<string | null> 
     const head = await git.head();
     return head === input.since ? null : head;
   });
+}
+
+/** One merge into the mission worktree (callers hold the repository's lock). */
+async function mergeBranch(input: MergeInput): Promise<MergeResult> {
+  const git = new Git(input.worktree);
+  // What the merge needs to know only reads: asked together (one git process's time), before anything is written.
+  const [, inProgress, merged, identity] = await Promise.all([git.requireMissionBranch(), git.resolveCommit('MERGE_HEAD'), git.isAncestor(input.branch, 'HEAD'), git.identityArgs()]);
+  if (inProgress && inProgress === (await git.resolveCommit(input.branch))) return { state: 'conflict', conflictFiles: await unmergedFiles(git) };
+  if (inProgress) await git.run(['merge', '--abort']); // a stranger's merge, left by a crash
+  if (inProgress ? await git.isAncestor(input.branch, 'HEAD') : merged) return { state: 'merged', commit: await git.head() };
+  const args = [...identity, 'merge', '--no-ff', '--no-verify', '-m', input.message, '-m', `${STEP_TRAILER}: ${input.step}`, input.branch];
+  if (await git.succeeds(args)) return { state: 'merged', commit: await git.head() };
+  const files = await unmergedFiles(git);
+  if (files.length) return { state: 'conflict', conflictFiles: files };
+  if (await git.resolveCommit('MERGE_HEAD')) await git.run(['merge', '--abort']);
+  throw missionFailure('GIT_FAILED', `merging ${input.branch} into ${input.worktree} failed without a conflict`);
 }
 
 async function checkRepo(repo: string | undefined): Promise<string> {

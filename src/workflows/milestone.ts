@@ -63,13 +63,18 @@ const MERGE_AS_FINISHED_PATCH = 'merge-features-as-they-finish';
 async function mergeAsFeaturesFinish(ctx: MissionContext, milestone: PlanMilestone, startCommit: string): Promise<{ removals: Promise<unknown> }> {
   const finish = new Map<string, (outcome: Outcome) => void>();
   const done = new Map(milestone.features.map((f) => [f.id, new Promise<Outcome>((resolve) => finish.set(f.id, resolve))]));
+  const ready = new Map<string, Outcome>();
   const toRemove: RemoveRequest[] = [];
   let merging = true;
   const merges = mergeInOrder(ctx, milestone, startCommit, {
     outcomeOf: (id) => done.get(id)!,
+    readyNow: (id) => ready.get(id),
     removeWorktree: async (request) => void toRemove.push(request),
   }).finally(() => (merging = false));
-  const features = runFeatures(ctx, milestone, startCommit, (id, outcome) => finish.get(id)!(outcome)).then(() => {
+  const features = runFeatures(ctx, milestone, startCommit, (id, outcome) => {
+    ready.set(id, outcome);
+    finish.get(id)!(outcome);
+  }).then(() => {
     if (merging) integrating(ctx, milestone);
   });
   await Promise.all([features, merges]);
