@@ -318,11 +318,11 @@ async function checkRepo(repo: string | undefined): Promise<string> {
 /** Warnings about the user's checkout: the mission works from the base branch, never from it. */
 async function checkoutNotes(git: Git, repo: string, baseBranch: string, baseCommit: string): Promise<string[]> {
   const notes: string[] = [];
-  const status = await git.run(['status', '--porcelain', '--untracked-files=no']);
+  const [status, onBranch] = await Promise.all([git.run(['status', '--porcelain', '--untracked-files=no']), git.succeeds(['symbolic-ref', '-q', 'HEAD'])]);
   if (status.trim()) {
     notes.push(`the checkout at ${repo} has uncommitted changes (${status.trim().split('\n').length} file(s)); they are not part of the mission, which starts from ${baseBranch} at ${baseCommit.slice(0, 8)}: commit them to ${baseBranch} and start again if the mission needs them`);
   }
-  if (!(await git.succeeds(['symbolic-ref', '-q', 'HEAD']))) {
+  if (!onBranch) {
     notes.push(`HEAD in ${repo} is detached; the mission starts from branch ${baseBranch} (${baseCommit.slice(0, 8)}), not from HEAD: set "baseBranch" if you meant another branch`);
   }
   return notes;

@@ -101,13 +101,13 @@ export async function watchMission(client: Client, id: string, opts: WatchOption
   const nextEvent = historyWaiter(client, id);
   let last = '';
   for (;;) {
-    const { status: run } = await handle.describe();
+    // Asked together: one round trip's wait, not two.
+    const [described, queried] = await Promise.allSettled([handle.describe(), handle.query(statusQuery)]);
+    if (described.status === 'rejected') throw described.reason;
+    const run = described.value.status;
     let status: MissionStatus | undefined;
-    try {
-      status = await handle.query(statusQuery);
-    } catch (err) {
-      if (run.name === 'RUNNING') throw err; // a closed run without a worker cannot answer; its state is final anyway
-    }
+    if (queried.status === 'fulfilled') status = queried.value;
+    else if (run.name === 'RUNNING') throw queried.reason; // a closed run without a worker cannot answer; its state is final anyway
     if (status) {
       const agents = FINAL_PHASES.includes(status.phase) ? {} : await agentsProgress(client, status);
       const text = opts.json ? JSON.stringify(progressRecord(status, agents)) : progressLines(status, agents).join('\n');
