@@ -28,11 +28,15 @@ export interface EmbeddedServerOptions {
 /**
  * Dynamic config for a local dev server. Its history transfer queue is read at most 20 times a second by
  * default, so every workflow and activity task waits ~40 ms before a worker gets it (measured in bench/,
- * figure 1); reading it at up to 1000/s and eager activity starts take most of that wait away.
+ * figure 1); reading it at up to 1000/s and eager activity starts take most of that wait away. One partition
+ * per task queue: `mission run` starts its mission while its worker is still being made, and a first task
+ * written to one of the default four partitions was seen to wait 1.2 s for the new worker's polls to reach it.
  */
 export const LOCAL_SERVER_CONFIG: Record<string, string | number | boolean> = {
   'history.transferProcessorMaxPollRPS': 1000,
   'system.enableActivityEagerExecution': true,
+  'matching.numTaskqueueReadPartitions': 1,
+  'matching.numTaskqueueWritePartitions': 1,
 };
 
 export const dynamicConfigArgs = (config: Record<string, string | number | boolean>) =>

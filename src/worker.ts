@@ -2,6 +2,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import OpenAI from 'openai';
 import { createActivities, type Activities, type ActivityDeps } from './activities';
+import { gitProcess } from './activities/git-process';
 import { createHostActivities, hostQueue, resolveHostId } from './activities/host';
 import { parseContextWindowSetting } from './activities/context-window';
 import { loadEnvConfig, type EnvConfig } from './config';
@@ -50,6 +51,8 @@ export class MissionWorker {
 }
 
 export async function createMissionWorker(opts: MissionWorkerOptions): Promise<MissionWorker> {
+  // Node starts the git helper while the workers are made: a mission's first git steps are on the way to its plan.
+  gitProcess.warm();
   const hostId = opts.deps.hostId ?? (await resolveHostId(opts.deps.home));
   const activities = { ...(opts.activities ?? createActivities(opts.deps)), ...createHostActivities({ hostId, pickupSec: opts.deps.hostPickupSec }) };
   const namespace = opts.namespace ?? 'default';

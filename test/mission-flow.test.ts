@@ -227,7 +227,7 @@ test('workflows, child workflows and activities carry readable summaries for the
     ((await h.client.workflow.getHandle(id).fetchHistory()).events ?? [])
       .filter((e) => (e.activityTaskScheduledEventAttributes || e.markerRecordedEventAttributes) && e.userMetadata?.summary?.data)
       .map((e) => JSON.parse(Buffer.from(e.userMetadata!.summary!.data!).toString()) as string);
-  expect(await summaries(child.workflowId)).toEqual(['session: open docs', 'llm: docs turn 1', 'tool: write_file docs.md', 'llm: docs turn 2', 'tool: finish done']);
+  expect(await summaries(child.workflowId)).toEqual(['llm: docs turn 1', 'tool: write_file docs.md', 'llm: docs turn 2', 'tool: finish done + commit']);
   expect(await summaries(handle.workflowId)).toEqual(expect.arrayContaining(['llm: plan turn 1', 'report: completed']));
   // The built-in metadata query carries the current details and the handler descriptions.
   const meta = (await handle.query('__temporal_workflow_metadata')) as {

@@ -4,7 +4,7 @@ import type {
   ChatCompletionMessageFunctionToolCall,
   ChatCompletionMessageParam,
 } from 'openai/resources/chat/completions';
-import type { SessionRef, TurnResult } from '../api/agent';
+import type { FeatureInput, SessionRef, TurnResult } from '../api/agent';
 import type { AgentNote } from '../api/messages';
 import { failureType, missionFailure } from '../api/errors';
 import { addTokens, asCompaction, ZERO_TOKENS, type TokenUsage } from '../api/status';
@@ -22,6 +22,7 @@ import {
 } from './compaction';
 import { contextWindowFor, estimateTokens, learnedWindow } from './context-window';
 import type { MissionPaths } from './paths';
+import { openSession } from './agent';
 import { NUDGE, steeringMessage } from './prompts';
 import { requireSession, saveSession, type RequestUsage, type Session } from './session';
 import type { Completion, CompletionRequest, ModelClient } from './model';
@@ -37,6 +38,8 @@ export interface AgentTurnInput {
   contextWindows?: Record<string, number>;
   /** Steering notes this turn must show the model first (each is kept once in the conversation, by index). */
   steering?: AgentNote[];
+  /** The agent's input, on its first turn: the conversation is opened first if it is not there (one step less per agent). */
+  open?: FeatureInput;
 }
 
 /** A reply cut at the output limit is continued at most this many times. */
@@ -62,6 +65,7 @@ export function createAgentTurn(deps: { model: ModelClient; paths: MissionPaths;
 
   async function agentTurn(input: AgentTurnInput): Promise<TurnResult> {
     const file = paths.sessionFile(input.session.missionKey, input.session.name);
+    if (input.open) await openSession(paths, input.session, input.open);
     const session = await requireSession<TurnResult>(file);
     const recorded = session.turns[String(input.turn)];
     if (recorded) return recorded;

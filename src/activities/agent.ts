@@ -1,8 +1,9 @@
-import { activityContext, heartbeat } from './activity-context';
+import { activityContext, heartbeat, whileHeartbeating } from './activity-context';
 import type { ChatCompletionMessageFunctionToolCall } from 'openai/resources/chat/completions';
 import type { FeatureInput, SessionRef, ToolRunResult } from '../api/agent';
 import { missionFailure } from '../api/errors';
 import { loadContext } from './context';
+import { commitAgentWork } from './git';
 import { assertUnchanged, snapshotRepo } from './integrity';
 import type { MissionPaths } from './paths';
 import { agentMessages } from './prompts';
@@ -21,21 +22,19 @@ export interface RunToolInput {
   branch?: string;
   /** The mission's sandbox settings (absent in histories recorded before there was a sandbox: network off). */
   sandbox?: { network: boolean; env: string[] };
+  /**
+   * On the agent's last call of a reply when it is a finish: commit the work once finish is accepted, with the
+   * summary added to the message (the commitWork step, without a round trip of its own).
+   */
+  commit?: { message: string; step: string; since: string };
 }
 
 export function createAgentActivities(deps: { paths: MissionPaths; sandbox: Sandbox }) {
   const { paths } = deps;
 
-  /** Writes the agent's opening messages once; a retry finds them and does nothing. */
+  /** Writes the agent's opening messages once (agents recorded before their first turn did it); a retry does nothing. */
   async function openAgentSession(input: { session: SessionRef; input: FeatureInput }): Promise<void> {
-    const file = paths.sessionFile(input.session.missionKey, input.session.name);
-    if (await loadSession(file)) return;
-    const context = await loadContext(paths.contextFile(input.input.missionKey));
-    const skills = await missionSkills(paths, input.input.missionKey, context.skills);
-    const session = newSession(agentMessages(input.input, context, skills));
-    if (!skills.length) session.noSkills = true;
-    if (input.input.prices) session.prices = input.input.prices;
-    await saveSession(file, session);
+    await openSession(paths, input.session, input.input);
   }
 
   /** Runs one tool call of the conversation and appends its answer; a recorded answer is returned as it was. */
@@ -83,12 +82,29 @@ export function createAgentActivities(deps: { paths: MissionPaths; sandbox: Sand
       ...(outcome.finish ? { finish: outcome.finish } : {}),
       ...(outcome.refused ? { refused: outcome.refused } : {}),
     };
+    if (outcome.finish && input.commit) {
+      const { message, ...step } = input.commit;
+      const commit = await whileHeartbeating(() => commitAgentWork({ repo: input.repo ?? input.workdir, workdir: input.workdir, message: `${message}\n\n${outcome.finish!.summary}`, ...step }));
+      result.commit = commit;
+    }
     session.tools[input.callId] = result;
     await saveSession(file, session);
     return result;
   }
 
   return { openAgentSession, runTool };
+}
+
+/** Writes an agent's opening messages unless its conversation exists: a retry, or a later turn, finds them and does nothing. */
+export async function openSession(paths: MissionPaths, ref: SessionRef, input: FeatureInput): Promise<void> {
+  const file = paths.sessionFile(ref.missionKey, ref.name);
+  if (await loadSession(file)) return;
+  const context = await loadContext(paths.contextFile(input.missionKey));
+  const skills = await missionSkills(paths, input.missionKey, context.skills);
+  const session = newSession(agentMessages(input, context, skills));
+  if (!skills.length) session.noSkills = true;
+  if (input.prices) session.prices = input.prices;
+  await saveSession(file, session);
 }
 
 function findToolCall(messages: { role: string }[], callId: string): ChatCompletionMessageFunctionToolCall | undefined {

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
 import { GIT_SAFETY } from './git-safety';
 import { scrubEnv } from './shell';
 
@@ -102,6 +103,15 @@ export class GitProcess {
         if (err) this.settle(id, () => new Error(`could not reach the git helper process: ${err.message}; retrying`));
       });
     });
+  }
+
+  /**
+   * Starts the helper ahead of the first command (a worker does at start): Node takes tens of ms to start it, and the
+   * first git commands of a mission are on the way to its plan. It still never keeps the process alive.
+   */
+  warm(): void {
+    // One command, so that git itself is read from disk too.
+    this.raw(os.tmpdir(), ['--version']).catch(() => undefined);
   }
 
   /** Stops the helper (the worker's own shutdown does this too, by closing the channel). */

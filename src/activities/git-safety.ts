@@ -68,7 +68,7 @@ export const GIT_SAFETY = {
   /** Config scopes an agent can reach through the repository (`git config --show-scope`). */
   repoScopes: ['local', 'worktree'],
   /** Commands that never run a filter, merge or diff driver (they read refs, objects or config). */
-  readOnly: ['rev-parse', 'for-each-ref', 'show-ref', 'symbolic-ref', 'merge-base', 'config', 'ls-tree', 'ls-files', 'cat-file'],
+  readOnly: ['rev-parse', 'rev-list', 'for-each-ref', 'show-ref', 'symbolic-ref', 'merge-base', 'config', 'ls-tree', 'ls-files', 'cat-file'],
   /** Commands that can print a patch: they get --no-ext-diff. */
   patchCommands: ['diff', 'log', 'show'],
   /** What each driver command becomes when the repository's config defines it. */

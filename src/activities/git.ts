@@ -80,7 +80,13 @@ export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: s
           `mission "${input.missionKey}" already has data from an earlier run (repo ${marker.repo}, branch ${branch}); choose another mission id, or remove ${paths.missionDir(input.missionKey)} and the branch after saving its work`,
         );
       }
-      const baseCommit = marker?.baseCommit ?? input.moved?.baseCommit ?? (await resolveBase(git, input.baseBranch));
+      // Two reads, asked together (the first failure, in this order, is the one reported).
+      const [base, taken] = await Promise.allSettled([
+        marker?.baseCommit ?? input.moved?.baseCommit ?? resolveBase(git, input.baseBranch),
+        !marker && !input.moved ? git.branchExists(branch) : false,
+      ]);
+      for (const r of [base, taken]) if (r.status === 'rejected') throw r.reason;
+      const baseCommit = (base as PromiseFulfilledResult<string>).value;
       const worktree = paths.missionWorktree(input.missionKey);
       if (input.moved) {
         // The old host's branch wins over anything this host kept of an earlier stay (a worktree, a branch).
@@ -88,7 +94,7 @@ export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: s
         await git.run(['branch', '-f', branch, input.moved.head]);
       }
       if (!marker) {
-        if (!input.moved && (await git.branchExists(branch))) {
+        if ((taken as PromiseFulfilledResult<boolean>).value) {
           throw missionFailure('MISSION_BRANCH_CONFLICT', `branch ${branch} already exists in ${repo}; merge or delete it (git branch -D ${branch}) or choose another mission id`);
         }
         await writeMarker(paths.runFile(input.missionKey), { runId: input.runId, missionId: input.missionId, repo, baseCommit });
@@ -150,6 +156,8 @@ export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: s
       const state = await withRepoLock(input.repo, () => new Git(input.repo).ensureWorktree(worktree, branch, input.startPoint));
       const git = new Git(worktree);
       await git.checkout(state);
+      // A new worktree with nothing to merge starts at its start point: no need to ask git where HEAD is.
+      if (state === 'added' && !input.mergeBranches.length && FULL_SHA.test(input.startPoint)) return { worktree, branch, startCommit: input.startPoint };
       // A merge that a crash interrupted would make the next one fail: start it again from the commit before it.
       if (input.mergeBranches.length && (await git.resolveCommit('MERGE_HEAD'))) await git.run(['merge', '--abort']);
       if (input.mergeBranches.length) await git.requireMissionBranch();
@@ -163,17 +171,8 @@ export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: s
   }
 
   /** Commits the agent's work once: a retry finds the commit by its step trailer. */
-  async function commitWork(input: { repo: string; workdir: string; message: string; step: string; since: string }): Promise<{ commit: string | null }> {
-    // The agent's own working directory: a feature worktree, or the mission worktree when features run one after another.
-    return withWorktreeLock(input.workdir, async () => {
-      const git = new Git(input.workdir);
-      const done = await git.findStepCommit(input.step, input.since);
-      if (done) return { commit: done };
-      const created = await git.commitAll(input.message, input.step);
-      if (created) return { commit: created };
-      const head = await git.head();
-      return { commit: head === input.since ? null : head };
-    });
+  async function commitWork(input: CommitWorkInput): Promise<{ commit: string | null }> {
+    return { commit: await commitAgentWork(input) };
   }
 
   /**
@@ -181,19 +180,23 @@ export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: s
    * integration agent) and reported with its files; a retry finds that merge and reports it again.
    */
   async function mergeFeature(input: MergeInput): Promise<MergeResult> {
-    return withRepoLock(input.repo, async () => {
-      const git = new Git(input.worktree);
-      await git.requireMissionBranch();
-      const inProgress = await git.resolveCommit('MERGE_HEAD');
-      if (inProgress && inProgress === (await git.resolveCommit(input.branch))) return { state: 'conflict', conflictFiles: await unmergedFiles(git) };
-      if (inProgress) await git.run(['merge', '--abort']); // a stranger's merge, left by a crash
-      if (await git.isAncestor(input.branch, 'HEAD')) return { state: 'merged', commit: await git.head() };
-      const args = [...(await git.identityArgs()), 'merge', '--no-ff', '--no-verify', '-m', input.message, '-m', `${STEP_TRAILER}: ${input.step}`, input.branch];
-      if (await git.succeeds(args)) return { state: 'merged', commit: await git.head() };
-      const files = await unmergedFiles(git);
-      if (files.length) return { state: 'conflict', conflictFiles: files };
-      if (await git.resolveCommit('MERGE_HEAD')) await git.run(['merge', '--abort']);
-      throw missionFailure('GIT_FAILED', `merging ${input.branch} into ${input.worktree} failed without a conflict`);
+    return withRepoLock(input.repo, () => mergeBranch(input));
+  }
+
+  /**
+   * Merges feature branches one after another, in the order given, under one lock: features that finished
+   * together merge in one step. Stops at the first conflict (left in progress, as mergeFeature does); returns a
+   * result per branch it got to. Safe to retry: a branch already merged is reported merged.
+   */
+  async function mergeFeatures(inputs: MergeInput[]): Promise<MergeResult[]> {
+    if (!inputs.length) return [];
+    return withRepoLock(inputs[0]!.repo, async () => {
+      const results: MergeResult[] = [];
+      for (const input of inputs) {
+        results.push(await mergeBranch(input));
+        if (results.at(-1)!.state !== 'merged') break;
+      }
+      return results;
     });
   }
 
@@ -248,7 +251,48 @@ export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: s
     });
   }
 
-  return { prepareMission, discardMission, createFeatureWorktree, commitWork, mergeFeature, concludeMerge, currentHead, removeFeatureWorktree, commitMilestone };
+  return { prepareMission, discardMission, createFeatureWorktree, commitWork, mergeFeature, mergeFeatures, concludeMerge, currentHead, removeFeatureWorktree, commitMilestone };
+}
+
+export interface CommitWorkInput {
+  repo: string;
+  workdir: string;
+  message: string;
+  step: string;
+  since: string;
+}
+
+/**
+ * Commits an agent's work once (its own step, or its finish tool call): a retry finds the commit by its step
+ * trailer. Null when the agent changed nothing since `since`.
+ */
+export function commitAgentWork(input: CommitWorkInput): Promise<string | null> {
+  // The agent's own working directory: a feature worktree, or the mission worktree when features run one after another.
+  return withWorktreeLock(input.workdir, async () => {
+    const git = new Git(input.workdir);
+    const done = await git.findStepCommit(input.step, input.since);
+    if (done) return done;
+    const created = await git.commitAll(input.message, input.step);
+    if (created) return created;
+    const head = await git.head();
+    return head === input.since ? null : head;
+  });
+}
+
+/** One merge into the mission worktree (callers hold the repository's lock). */
+async function mergeBranch(input: MergeInput): Promise<MergeResult> {
+  const git = new Git(input.worktree);
+  // What the merge needs to know only reads: asked together (one git process's time), before anything is written.
+  const [, inProgress, merged, identity] = await Promise.all([git.requireMissionBranch(), git.resolveCommit('MERGE_HEAD'), git.isAncestor(input.branch, 'HEAD'), git.identityArgs()]);
+  if (inProgress && inProgress === (await git.resolveCommit(input.branch))) return { state: 'conflict', conflictFiles: await unmergedFiles(git) };
+  if (inProgress) await git.run(['merge', '--abort']); // a stranger's merge, left by a crash
+  if (inProgress ? await git.isAncestor(input.branch, 'HEAD') : merged) return { state: 'merged', commit: await git.head() };
+  const args = [...identity, 'merge', '--no-ff', '--no-verify', '-m', input.message, '-m', `${STEP_TRAILER}: ${input.step}`, input.branch];
+  if (await git.succeeds(args)) return { state: 'merged', commit: await git.head() };
+  const files = await unmergedFiles(git);
+  if (files.length) return { state: 'conflict', conflictFiles: files };
+  if (await git.resolveCommit('MERGE_HEAD')) await git.run(['merge', '--abort']);
+  throw missionFailure('GIT_FAILED', `merging ${input.branch} into ${input.worktree} failed without a conflict`);
 }
 
 async function checkRepo(repo: string | undefined): Promise<string> {
@@ -259,21 +303,22 @@ async function checkRepo(repo: string | undefined): Promise<string> {
   if (!stat?.isDirectory()) {
     throw missionFailure('REPO_NOT_FOUND', `repo "${repo}" does not exist on the worker host (${os.hostname()}); pass the absolute path of a git repository`);
   }
-  const top = new Git(repo);
-  if (!(await top.succeeds(['rev-parse', '--is-inside-work-tree']))) {
+  // One git process for both: whether it is a work tree, and where its top is.
+  const [inside, top] = (await new Git(repo).attempt(['rev-parse', '--is-inside-work-tree', '--show-toplevel']))?.split('\n') ?? [];
+  if (inside !== 'true' || !top) {
     throw missionFailure('REPO_NOT_GIT', `repo "${repo}" is not a git work tree; run "git init" there and commit, or pass another path`);
   }
-  return top.run(['rev-parse', '--show-toplevel']);
+  return top;
 }
 
 /** Warnings about the user's checkout: the mission works from the base branch, never from it. */
 async function checkoutNotes(git: Git, repo: string, baseBranch: string, baseCommit: string): Promise<string[]> {
   const notes: string[] = [];
-  const status = await git.run(['status', '--porcelain', '--untracked-files=no']);
+  const [status, onBranch] = await Promise.all([git.run(['status', '--porcelain', '--untracked-files=no']), git.succeeds(['symbolic-ref', '-q', 'HEAD'])]);
   if (status.trim()) {
     notes.push(`the checkout at ${repo} has uncommitted changes (${status.trim().split('\n').length} file(s)); they are not part of the mission, which starts from ${baseBranch} at ${baseCommit.slice(0, 8)}: commit them to ${baseBranch} and start again if the mission needs them`);
   }
-  if (!(await git.succeeds(['symbolic-ref', '-q', 'HEAD']))) {
+  if (!onBranch) {
     notes.push(`HEAD in ${repo} is detached; the mission starts from branch ${baseBranch} (${baseCommit.slice(0, 8)}), not from HEAD: set "baseBranch" if you meant another branch`);
   }
   return notes;
@@ -303,8 +348,16 @@ async function writeMarker(file: string, marker: RunMarker): Promise<void> {
 /** The milestone's commit: its pending changes, or an empty marker when nothing was committed since `since`. */
 async function commitOnce(git: Git, input: { message: string; step: string; since: string }): Promise<string> {
   const head = await git.head();
+  // Usually the merges are the milestone's commits and nothing is pending: one status says so, where a commit
+  // attempt (refused) and the question why would take three commands.
+  if (head !== input.since) {
+    const [, clean] = await Promise.all([git.requireMissionBranch(), git.isClean()]);
+    if (clean) return head;
+  }
   return (await git.commitAll(input.message, input.step, { allowEmpty: head === input.since })) ?? head;
 }
+
+const FULL_SHA = /^[0-9a-f]{40}$/;
 
 async function unmergedFiles(git: Git): Promise<string[]> {
   return (await git.run(['diff', '--name-only', '--diff-filter=U'])).split('\n').filter(Boolean);

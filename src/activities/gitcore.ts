@@ -34,7 +34,7 @@ export class Git {
   }
 
   /** stdout, or undefined when the command failed (for commands whose exit code is the answer); a dead helper still throws. */
-  private async attempt(args: string[]): Promise<string | undefined> {
+  async attempt(args: string[]): Promise<string | undefined> {
     try {
       return (await gitProcess.raw(this.dir, args)).trim();
     } catch (err) {
@@ -74,8 +74,11 @@ export class Git {
 
   /** Commit created for `step` in since..HEAD, if any. */
   async findStepCommit(step: string, since: string): Promise<string | undefined> {
-    const log = await this.run(['log', `--format=%H%x09%(trailers:key=${STEP_TRAILER},valueonly,separator=%x2C)`, `${since}..HEAD`]);
+    // rev-list, not log: it reads commits only (one git process, no driver scan before it). Older git prints a
+    // `commit <sha>` line before each formatted one: skipped.
+    const log = await this.run(['rev-list', `--format=%H%x09%(trailers:key=${STEP_TRAILER},valueonly,separator=%x2C)`, `${since}..HEAD`]);
     for (const line of log.split('\n')) {
+      if (!line.includes('\t')) continue;
       const [sha, values] = line.split('\t');
       if (sha && values?.split(',').some((v) => v.trim() === step)) return sha;
     }
@@ -95,9 +98,10 @@ export class Git {
 
   /** Stages everything and commits it with the step trailer; undefined when there was nothing to commit. */
   async commitAll(message: string, step: string, opts: { allowEmpty?: boolean } = {}): Promise<string | undefined> {
-    await this.requireMissionBranch();
+    // The branch check and the identity lookup read only: together, before anything is staged or written.
+    const [, identity] = await Promise.all([this.requireMissionBranch(), this.identityArgs()]);
     await this.run(['add', '-A']);
-    const args = [...(await this.identityArgs()), 'commit', '--no-verify', '-m', message, '-m', `${STEP_TRAILER}: ${step}`];
+    const args = [...identity, 'commit', '--no-verify', '-m', message, '-m', `${STEP_TRAILER}: ${step}`];
     if (opts.allowEmpty) args.push('--allow-empty');
     // Committing straight away, and asking whether anything was staged only when git refuses, saves a command
     // (two processes, with its driver check) on the path of every feature.

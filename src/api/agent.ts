@@ -137,6 +137,8 @@ export interface ToolRunResult {
   finish?: { status: 'done' | 'blocked'; summary: string };
   /** The action was refused for safety (a tool's check, or the sandbox stopping a command). */
   refused?: string;
+  /** A finish call asked to commit (RunToolInput.commit): the agent's commit, null when it changed nothing. */
+  commit?: string | null;
 }
 
 /** What an agent spent before it failed: carried in its failure's details so the mission still counts it. */

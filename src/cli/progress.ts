@@ -89,6 +89,12 @@ export interface WatchOptions {
   /** Between polls; a function of the last status lets a caller poll faster while it waits for something. */
   intervalMs?: number | ((status: MissionStatus | undefined) => number);
   json?: boolean;
+  /**
+   * While this says so (for the last status), the next poll comes as soon as the mission's history grows (a long
+   * poll on the server: every change of the status is a new event), not after a fixed interval; the interval
+   * still bounds the wait.
+   */
+  wake?: (status: MissionStatus | undefined) => boolean;
   /** Called on every poll (for example to ask for approval); the watch goes on meanwhile. */
   onStatus?: (status: MissionStatus) => void;
   signal?: AbortSignal;
@@ -97,15 +103,16 @@ export interface WatchOptions {
 /** Prints progress whenever it changes until the mission ends; returns the final phase ('failed' when the run ended otherwise). */
 export async function watchMission(client: Client, id: string, opts: WatchOptions = {}): Promise<Phase> {
   const handle = client.workflow.getHandle(id);
+  const nextEvent = historyWaiter(client, id);
   let last = '';
   for (;;) {
-    const { status: run } = await handle.describe();
+    // Asked together: one round trip's wait, not two.
+    const [described, queried] = await Promise.allSettled([handle.describe(), handle.query(statusQuery)]);
+    if (described.status === 'rejected') throw described.reason;
+    const run = described.value.status;
     let status: MissionStatus | undefined;
-    try {
-      status = await handle.query(statusQuery);
-    } catch (err) {
-      if (run.name === 'RUNNING') throw err; // a closed run without a worker cannot answer; its state is final anyway
-    }
+    if (queried.status === 'fulfilled') status = queried.value;
+    else if (run.name === 'RUNNING') throw queried.reason; // a closed run without a worker cannot answer; its state is final anyway
     if (status) {
       const agents = FINAL_PHASES.includes(status.phase) ? {} : await agentsProgress(client, status);
       const text = opts.json ? JSON.stringify(progressRecord(status, agents)) : progressLines(status, agents).join('\n');
@@ -119,7 +126,37 @@ export async function watchMission(client: Client, id: string, opts: WatchOption
     if (run.name === 'COMPLETED') return ((await handle.result()) as MissionReport).outcome;
     if (run.name !== 'RUNNING') return run.name === 'CANCELLED' ? 'cancelled' : 'failed';
     if (opts.signal?.aborted) return status?.phase ?? 'failed';
-    const interval = typeof opts.intervalMs === 'function' ? opts.intervalMs(status) : opts.intervalMs;
-    await new Promise((r) => setTimeout(r, interval ?? 1000));
+    const interval = (typeof opts.intervalMs === 'function' ? opts.intervalMs(status) : opts.intervalMs) ?? 1000;
+    if (opts.wake?.(status)) await nextEvent(interval, opts.signal);
+    else await new Promise((r) => setTimeout(r, interval));
   }
+}
+
+/**
+ * Waits, at most `maxMs`, until the workflow's history has events the waiter has not returned yet: the server holds
+ * the request (waitNewEvent) and answers as soon as one is written. The first wait returns the history so far at once.
+ */
+export function historyWaiter(client: Client, workflowId: string): (maxMs: number, signal?: AbortSignal) => Promise<void> {
+  let token: Uint8Array | undefined;
+  return async (maxMs, signal) => {
+    const timeout = AbortSignal.timeout(maxMs);
+    try {
+      await client.withAbortSignal(signal ? AbortSignal.any([signal, timeout]) : timeout, async () => {
+        for (;;) {
+          const page = await client.workflowService.getWorkflowExecutionHistory({
+            namespace: client.options.namespace,
+            execution: { workflowId },
+            nextPageToken: token,
+            waitNewEvent: true,
+            skipArchival: true,
+          });
+          token = page.nextPageToken?.length ? page.nextPageToken : undefined;
+          // No token: the run closed (the caller's describe says so). An empty page: the server's own long-poll ended.
+          if (page.history?.events?.length || !token) return;
+        }
+      });
+    } catch {
+      // Nothing new in time, an interrupt, or a server that could not answer: the caller polls as before.
+    }
+  };
 }

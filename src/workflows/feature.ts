@@ -4,6 +4,7 @@ import { missionFailure } from '../api/errors';
 import { describeIssues } from '../api/issues';
 import { agentProgressQuery } from '../api/messages';
 import { addTokens, MAX_REFUSED_SHOWN, ZERO_TOKENS, type AgentProgress } from '../api/status';
+import type { RunToolInput } from '../activities/agent';
 import { localModel, localTools, missionProxies, model, steps, tools } from './proxies';
 import { AgentSteering } from './agent-steering';
 import { LIVENESS_PATCH, TurnWatch } from './liveness';
@@ -15,6 +16,10 @@ import { workflowNow } from './state';
  */
 const TURNS_AS_ACTIVITIES_PATCH = 'agent-turns-as-activities';
 const LOCAL_TURNS_PATCH = 'agent-turns-as-local-activities';
+/** Agents recorded before it opened their conversation in a step of its own before the first turn. */
+const OPEN_IN_FIRST_TURN_PATCH = 'open-session-in-first-turn';
+/** Agents recorded before it committed their work in a commitWork step after their finish call. */
+const COMMIT_ON_FINISH_PATCH = 'commit-with-finish';
 
 /**
  * The `feature` child workflow: one agent, one task (a feature, a merge conflict or a repair), one
@@ -49,11 +54,17 @@ async function runAgentLoop(raw: FeatureInput, spent: AgentSpent): Promise<Featu
   const turnModel = onHost?.model ?? (local ? localModel : model);
   const turnTools = onHost?.tools ?? (local ? localTools : tools);
   const gitSteps = onHost?.steps ?? steps;
-  if (!carried) await (onHost?.steps ?? (local ? localTools : steps)).openAgentSession.executeWithOptions({ summary: `session: open ${taskId}` }, [{ session, input }]);
+  // New agents open their conversation in their first turn (a step and a round trip less on every agent's path);
+  // agents recorded before that open it in a step of its own, and still replay that way.
+  const openInTurn = !local && (carried !== undefined || patched(OPEN_IN_FIRST_TURN_PATCH));
+  if (!carried && !openInTurn) await (onHost?.steps ?? (local ? localTools : steps)).openAgentSession.executeWithOptions({ summary: `session: open ${taskId}` }, [{ session, input }]);
 
   let tokens = carried?.tokens ?? ZERO_TOKENS;
   let finish: ToolRunResult['finish'];
   let turn = carried?.turn ?? 0;
+  // Agents recorded before it committed in a step of their own after the loop; they still replay that way.
+  const commitOnFinish = Boolean(input.commitMessage) && !local && patched(COMMIT_ON_FINISH_PATCH);
+  let committed: { commit: string | null } | undefined;
   Object.assign(spent, { tokens, turns: turn }); // a continued run starts from what the earlier runs spent
   // Queries add nothing to history: `mission run` and `mission watch` ask this while the agent works.
   const progress: AgentProgress = { taskId, turn, maxTurns: input.maxTurns, tokens };
@@ -77,7 +88,14 @@ async function runAgentLoop(raw: FeatureInput, spent: AgentSpent): Promise<Featu
     progress.turn = turn;
     watch?.turn();
     const notes = steering.pending();
-    const turnInput = { session, turn, model: input.model, ...(input.contextWindows ? { contextWindows: input.contextWindows } : {}), ...(notes.length ? { steering: notes } : {}) };
+    const turnInput = {
+      session,
+      turn,
+      model: input.model,
+      ...(input.contextWindows ? { contextWindows: input.contextWindows } : {}),
+      ...(notes.length ? { steering: notes } : {}),
+      ...(openInTurn && turn === 1 ? { open: input } : {}),
+    };
     const reply = await steering.step(() => step('model call', turnModel.agentTurn.executeWithOptions({ summary: `llm: ${taskId} turn ${turn}` }, [turnInput])));
     if (!reply) break;
     steering.markDelivered(notes);
@@ -85,17 +103,21 @@ async function runAgentLoop(raw: FeatureInput, spent: AgentSpent): Promise<Featu
     Object.assign(spent, { tokens, turns: turn });
     progress.tokens = tokens;
     // Every tool call gets its answer (the transcript must stay valid), finish included.
-    for (const call of reply.toolCalls) {
+    for (const [i, call] of reply.toolCalls.entries()) {
       progress.lastTool = call.label;
-      const result = await steering.step(() =>
+      // A finish that ends the reply (and the agent, once accepted) commits the work in the same step.
+      const last = i === reply.toolCalls.length - 1 && call.name === 'finish' && !reply.toolCalls.slice(0, i).some((c) => c.name === 'finish');
+      const commit: Pick<RunToolInput, 'commit'> = commitOnFinish && last && !finish ? { commit: { message: input.commitMessage!, step: workflowInfo().workflowId, since: input.startCommit } } : {};
+      const result: ToolRunResult | undefined = await steering.step(() =>
         step(
           `tool: ${call.label}`,
-          turnTools.runTool.executeWithOptions({ summary: `tool: ${call.label}` }, [
-            { session, callId: call.id, workdir: input.workdir, repo: input.repo, branch: input.branch, ...(input.sandbox ? { sandbox: input.sandbox } : {}) },
+          turnTools.runTool.executeWithOptions({ summary: `tool: ${call.label}${commit.commit ? ' + commit' : ''}` }, [
+            { session, callId: call.id, workdir: input.workdir, repo: input.repo, branch: input.branch, ...(input.sandbox ? { sandbox: input.sandbox } : {}), ...commit },
           ]),
         ),
       );
       if (!result) break;
+      if (result.finish && !finish && result.commit !== undefined) committed = { commit: result.commit };
       finish ??= result.finish;
       const skill = call.name === 'read_skill' && result.ok ? call.label.slice('read_skill '.length) : '';
       if (skill && !skillsRead.includes(skill)) skillsRead.push(skill);
@@ -111,13 +133,13 @@ async function runAgentLoop(raw: FeatureInput, spent: AgentSpent): Promise<Featu
   const summary = finish?.summary ?? (stopped !== undefined ? `stopped by a person after ${turn} turn(s): ${stopped}` : `stopped at the turn budget (${input.maxTurns} turns) without calling finish`);
   setCurrentDetails(`${taskId}: ${finish?.status ?? 'incomplete'} after ${turn} turn(s): ${summary}`);
   const { commit } = input.commitMessage
-    ? await gitSteps.commitWork({
+    ? (committed ?? await gitSteps.commitWork({
         repo: input.repo,
         workdir: input.workdir,
         message: `${input.commitMessage}\n\n${summary}`,
         step: workflowInfo().workflowId,
         since: input.startCommit,
-      })
+      }))
     : { commit: null };
   return {
     taskId,

@@ -6,7 +6,7 @@ import type { MissionContext } from './agents';
 import { runFeatures, type Outcome } from './features';
 import { integrate, mergeInOrder } from './integrate';
 import { nowIso } from './state';
-import { validateMilestone } from './validation';
+import { discoverValidation, validateMilestone } from './validation';
 
 type RemoveRequest = Parameters<Activities['removeFeatureWorktree']>[0];
 
@@ -15,6 +15,9 @@ export async function runMilestone(ctx: MissionContext, milestone: PlanMilestone
   const { state } = ctx;
   state.updateMilestone(milestone.id, { state: 'running', startCommit, startedAt: nowIso() });
   state.setPhase('running', `milestone ${milestone.id}: ${milestone.title}`);
+  // What to validate depends only on the base commit: asked for while the agents work, it is ready when they are done.
+  const discovered = patched(DISCOVER_EARLY_PATCH) ? discoverValidation(ctx) : undefined;
+  discovered?.catch(() => undefined); // awaited at validation; a failure before then must not count as unhandled
   let removals: Promise<unknown> = Promise.resolve();
   if (ctx.input.useWorktrees && patched(MERGE_AS_FINISHED_PATCH)) {
     ({ removals } = await mergeAsFeaturesFinish(ctx, milestone, startCommit));
@@ -26,7 +29,7 @@ export async function runMilestone(ctx: MissionContext, milestone: PlanMilestone
     }
   }
 
-  await validateMilestone(ctx, milestone);
+  await validateMilestone(ctx, milestone, discovered);
 
   state.updateMilestone(milestone.id, { state: 'committing' });
   state.setPhase('committing', `committing ${milestone.id}`);
@@ -41,6 +44,9 @@ export async function runMilestone(ctx: MissionContext, milestone: PlanMilestone
   state.updateMilestone(milestone.id, { state: 'done', commit, finishedAt: nowIso() });
   return commit;
 }
+
+/** Missions recorded before it asked for the validation commands after the merges, on the milestone's path. */
+const DISCOVER_EARLY_PATCH = 'discover-validation-early';
 
 /**
  * Missions recorded before it merged every feature once the last agent had finished, then removed the
@@ -57,13 +63,18 @@ const MERGE_AS_FINISHED_PATCH = 'merge-features-as-they-finish';
 async function mergeAsFeaturesFinish(ctx: MissionContext, milestone: PlanMilestone, startCommit: string): Promise<{ removals: Promise<unknown> }> {
   const finish = new Map<string, (outcome: Outcome) => void>();
   const done = new Map(milestone.features.map((f) => [f.id, new Promise<Outcome>((resolve) => finish.set(f.id, resolve))]));
+  const ready = new Map<string, Outcome>();
   const toRemove: RemoveRequest[] = [];
   let merging = true;
   const merges = mergeInOrder(ctx, milestone, startCommit, {
     outcomeOf: (id) => done.get(id)!,
+    readyNow: (id) => ready.get(id),
     removeWorktree: async (request) => void toRemove.push(request),
   }).finally(() => (merging = false));
-  const features = runFeatures(ctx, milestone, startCommit, (id, outcome) => finish.get(id)!(outcome)).then(() => {
+  const features = runFeatures(ctx, milestone, startCommit, (id, outcome) => {
+    ready.set(id, outcome);
+    finish.get(id)!(outcome);
+  }).then(() => {
     if (merging) integrating(ctx, milestone);
   });
   await Promise.all([features, merges]);

@@ -14,18 +14,17 @@ const STATUS_TAIL = 2000;
  * Validates the merged milestone; on failure one repair agent fixes it and validation runs once more.
  * Then the plan's criteria are checked against the last results (and the validator, for the others).
  */
-export async function validateMilestone(ctx: MissionContext, milestone: PlanMilestone): Promise<MilestoneValidation> {
-  const { validation, last } = await runValidation(ctx, milestone);
+export async function validateMilestone(ctx: MissionContext, milestone: PlanMilestone, discovered?: Promise<ValidationPlan>): Promise<MilestoneValidation> {
+  const { validation, last } = await runValidation(ctx, milestone, discovered);
   await checkCriteria(ctx, milestone, validation, last?.results ?? []);
   return validation;
 }
 
-async function runValidation(ctx: MissionContext, milestone: PlanMilestone): Promise<{ validation: MilestoneValidation; last?: ValidationRun }> {
-  const { state, prep, input } = ctx;
+async function runValidation(ctx: MissionContext, milestone: PlanMilestone, discovered?: Promise<ValidationPlan>): Promise<{ validation: MilestoneValidation; last?: ValidationRun }> {
+  const { state, prep } = ctx;
   state.updateMilestone(milestone.id, { state: 'validating' });
   state.setPhase('validating', `validating ${milestone.id}`);
-  // Config and build files of the base commit, never of the tree the agents edited (they must not rewrite their own checks).
-  const plan = await ctx.acts.steps.discoverValidation({ worktree: prep.worktree, configured: input.validation, repo: prep.repo, baseCommit: prep.baseCommit });
+  const plan = await (discovered ?? discoverValidation(ctx));
   const validation: MilestoneValidation = {
     status: 'not-validated',
     source: plan.source,
@@ -61,6 +60,15 @@ async function runValidation(ctx: MissionContext, milestone: PlanMilestone): Pro
   state.setPhase('validating', `revalidating ${milestone.id} after repair`);
   const second = await runChecks(ctx, plan, 'after-repair', validation);
   return { validation: finish(ctx, milestone, validation, second.passed ? 'repaired' : 'failed', second), last: second };
+}
+
+/**
+ * The milestone's validation commands. They come from the config and build files of the base commit, never of the
+ * tree the agents edited (agents must not rewrite their own checks), so they can be asked for before the agents end.
+ */
+export function discoverValidation(ctx: MissionContext): Promise<ValidationPlan> {
+  const { prep, input } = ctx;
+  return ctx.acts.steps.discoverValidation({ worktree: prep.worktree, configured: input.validation, repo: prep.repo, baseCommit: prep.baseCommit });
 }
 
 /**

@@ -1,10 +1,10 @@
-import { execFile } from 'node:child_process';
 import { existsSync, promises as fs, readFileSync, realpathSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { missionFailure } from '../../api/errors';
 import type { SandboxInfo } from '../../api/status';
+import { Git } from '../gitcore';
 import { runShell, type ShellOptions, type ShellResult } from '../shell';
 import { bwrapArgs, probeBwrap } from './bwrap';
 import { CommandCgroup, usableParents } from './cgroup';
@@ -261,9 +261,8 @@ function unique<T>(items: T[]): T[] {
  * Names that look like secrets are dropped by the caller's scrubbing of the source environment anyway.
  */
 export async function repoEnvNames(repo: string, commit: string): Promise<string[]> {
-  const text = await new Promise<string | undefined>((resolve) => {
-    execFile('git', ['-C', repo, 'show', `${commit}:.mission/config.json`], { encoding: 'utf8' }, (err, stdout) => resolve(err ? undefined : stdout));
-  });
+  // Through the git helper (no fork of the worker; Mission's git settings), and cat-file: it reads an object only.
+  const text = await new Git(repo).attempt(['cat-file', 'blob', `${commit}:.mission/config.json`]);
   if (!text) return [];
   try {
     const env = (JSON.parse(text) as { env?: unknown }).env;

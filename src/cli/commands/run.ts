@@ -37,9 +37,13 @@ export const run: Command = {
     try {
       const existed = values.id ? await exists(session.client, str(values.id)!) : false;
       const handle = await startMission(session.client, request, { missionId: str(values.id) });
+      const workerLog = await session.workerReady.catch((err: unknown) => {
+        note(`mission ${handle.workflowId} was started, but this process could not make its worker; it waits on the server: "mission run --id ${handle.workflowId}", "mission dev" or "mission worker" continues it`);
+        throw err;
+      });
       const id = handle.workflowId;
       const webUi = temporal.uiUrl && `${temporal.uiUrl}/namespaces/${session.client.options.namespace}/workflows/${encodeURIComponent(id)}`;
-      note(`mission ${id}: ${existed ? 'continuing' : 'started'} on ${where(temporal)}${webUi ? `\n  Web UI: ${webUi}` : ''}${workerLogNote(session.workerLog)}`);
+      note(`mission ${id}: ${existed ? 'continuing' : 'started'} on ${where(temporal)}${webUi ? `\n  Web UI: ${webUi}` : ''}${workerLogNote(workerLog)}`);
       if (values.detach) {
         const later = temporal.origin === 'configured' ? `follow it with "mission watch ${id}"` : `it continues when "mission run --id ${id}", "mission dev" or "mission worker" runs`;
         ctx.out({ missionId: id, runId: handle.firstExecutionRunId, address: temporal.address, webUi, continued: existed }, `${id}\n${later}`);
@@ -95,10 +99,11 @@ async function follow(client: Client, id: string, ctx: Context, temporal: LocalT
     }
   };
   try {
-    // Until the plan is on screen every poll counts (the user is waiting for it, a poll costs two round trips
-    // to a local server), then every 500 ms.
-    const intervalMs = (status: MissionStatus | undefined) => (status?.plan || status?.questions ? 500 : 50);
-    return await watchMission(client, id, { json: ctx.json, onStatus, intervalMs, signal: stop.signal });
+    // Until the plan (or the planner's questions) is on screen the user waits for it: polls follow the mission's
+    // history, then come every 500 ms.
+    const intervalMs = (status: MissionStatus | undefined) => (status?.plan || status?.questions ? 500 : 1000);
+    const wake = (status: MissionStatus | undefined) => !status?.plan && !status?.questions;
+    return await watchMission(client, id, { json: ctx.json, onStatus, intervalMs, wake, signal: stop.signal });
   } finally {
     asking?.abort();
     process.off('SIGINT', onInterrupt);
@@ -112,22 +117,44 @@ function gateKey(status: MissionStatus): string {
   return '';
 }
 
-/** A client for the chosen server, plus a worker in this process unless the server is one the user configured. */
-async function openSession(temporal: LocalTemporal): Promise<{ client: Client; workerLog?: string; close(): Promise<void> }> {
-  const local = temporal.origin === 'configured' ? undefined : await startLocalWorker(temporal.address);
-  const client = local
-    ? new Client({ connection: await Connection.connect({ address: temporal.address }), namespace: loadEnvConfig().TEMPORAL_NAMESPACE })
-    : await connectOrExplain();
-  const running = local?.worker.run();
+/**
+ * A client for the chosen server, plus a worker in this process unless the server is one the user configured.
+ * The worker is made (its workflow threads loading the bundle) while the client connects and the mission starts:
+ * the mission's first task waits on the server for the worker instead of the start waiting for it (time to plan).
+ * `workerReady` settles when the worker polls (with the path of its SDK log), or fails as making it failed.
+ */
+async function openSession(temporal: LocalTemporal): Promise<{ client: Client; workerReady: Promise<string | undefined>; close(): Promise<void> }> {
+  const making = temporal.origin === 'configured' ? undefined : startLocalWorker(temporal.address);
+  making?.catch(() => undefined); // awaited through workerReady or close
+  let running: Promise<void> | undefined;
+  const workerReady = making
+    ? making.then((local) => {
+        running = local.worker.run();
+        return local.log;
+      })
+    : Promise.resolve(undefined);
+  workerReady.catch(() => undefined);
+  const stopWorker = async () => {
+    const local = await making?.catch(() => undefined);
+    if (!local) return;
+    if (local.worker.getState() === 'RUNNING') local.worker.shutdown();
+    await running;
+    await local.close();
+  };
+  let client: Client;
+  try {
+    client = making
+      ? new Client({ connection: await Connection.connect({ address: temporal.address }), namespace: loadEnvConfig().TEMPORAL_NAMESPACE })
+      : await connectOrExplain();
+  } catch (err) {
+    await stopWorker();
+    throw err;
+  }
   return {
     client,
-    workerLog: local?.log,
+    workerReady,
     close: async () => {
-      if (local) {
-        if (local.worker.getState() === 'RUNNING') local.worker.shutdown();
-        await running;
-        await local.close();
-      }
+      await stopWorker();
       await client.connection.close();
       await temporal.server?.stop();
     },
