@@ -233,4 +233,10 @@ test('a planner that takes the empty way out ({ questions: [], plan: null }, as 
   expect(lastUserMessage(plans[2]!)).toMatch(/depend on each other in a cycle/);
   // No null branch to take in a correction: the grammar is the plan schema itself (the real run took it again when offered).
   for (const correction of plans.slice(1)) expect(Object.keys(schemaOf(correction).properties)).toContain('milestones');
+  // Declining the option is not a spent attempt: the three attempts are for plans.
+  const status = await handle.query(statusQuery);
+  expect(status.events.filter((e) => e.type === 'plan-invalid').map((e) => e.message)).toEqual([
+    'the planner neither asked nor planned: asked again for the plan alone',
+    expect.stringMatching(/^plan draft 1 refused: features "g" -> "h" -> "g" depend on each other in a cycle/),
+  ]);
 }, 120_000);

@@ -38,6 +38,8 @@ describe('plan checks', () => {
     const errors = checkPlan(plan, limits);
     expect(errors).toContain('feature "b" depends on itself; remove it from dependsOn');
     expect(errors.some((e) => e.includes('"a" -> "b" -> "a"'))).toBe(true);
+    // A concrete edit (Qwen2.5-Coder-1.5B sent the same cycle back twice after "break the cycle").
+    expect(errors).toContain('features "a" -> "b" -> "a" depend on each other in a cycle; break the cycle: remove "a" from the dependsOn of "b" (a feature that must come later depends on the earlier one, never both ways)');
   });
 
   it('refuses feature ids that collide with Mission\'s own conversations and child workflows', () => {

@@ -49,6 +49,8 @@ export interface PlanTurnResult {
    * under a grammar takes) is corrected with the plan schema alone: no option to ask in a correction.
    */
   askedBadly?: true;
+  /** The reply declined the option with `{ questions: [], plan: null }`: not counted as a failed plan (the next request cannot do it again). */
+  empty?: true;
   errors: string[];
   tokens: TokenUsage;
 }
@@ -168,6 +170,6 @@ function parseWrapped(json: Record<string, unknown>, limits: PlanLimits, questio
     if (questions) return { plan: null, questions: reply.questions, errors: [] };
     return { plan: null, errors: [`no more questions are allowed (at most ${MAX_QUESTION_ROUNDS} rounds): return the plan, stating in "assumptions" what you assumed for the questions left open`] };
   }
-  if (!reply.plan) return { plan: null, errors: ['the reply has neither questions nor a plan: return the plan'] };
+  if (!reply.plan) return { plan: null, empty: true, errors: ['the reply has neither questions nor a plan: return the plan'] };
   return checked(reply.plan, limits, repoSkills);
 }

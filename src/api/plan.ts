@@ -148,7 +148,13 @@ function checkDependencies(milestone: PlanMilestone, index: number, plan: Plan):
     }
   }
   const cycle = findCycle(milestone.features);
-  if (cycle) errors.push(`features ${cycle.map((id) => `"${id}"`).join(' -> ')} depend on each other in a cycle; break the cycle`);
+  if (cycle) {
+    // The chain reads "depends on"; the edit named is the last link, a concrete step a small model can take.
+    const [first, before] = [cycle[0]!, cycle[cycle.length - 2]!];
+    errors.push(
+      `features ${cycle.map((id) => `"${id}"`).join(' -> ')} depend on each other in a cycle; break the cycle: remove "${first}" from the dependsOn of "${before}" (a feature that must come later depends on the earlier one, never both ways)`,
+    );
+  }
   return errors;
 }
 

@@ -218,6 +218,13 @@ async function planUntilDecided(ctx: MissionContext): Promise<Exclude<PlanDecisi
         followUp = { kind: 'answers', answers, round: rounds, maxRounds: MAX_QUESTION_ROUNDS };
         continue;
       }
+      if (reply.empty && mayAsk) {
+        // Declined the option to ask without planning: a correction without the option, not a spent attempt.
+        state.record('plan-invalid', 'the planner neither asked nor planned: asked again for the plan alone');
+        followUp = { kind: 'invalid', errors: reply.errors };
+        mayAsk = false;
+        continue;
+      }
       state.record('plan-invalid', `plan draft ${attempt} refused: ${reply.errors.join('; ')}`);
       if (attempt >= MAX_PLAN_ATTEMPTS) {
         throw missionFailure('PLAN_INVALID', `the planner returned an invalid plan ${attempt} times; last problems: ${reply.errors.join('; ')}. Try a more specific prompt, other limits or another planner model.`);
