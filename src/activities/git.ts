@@ -241,12 +241,12 @@ export function createGitActivities(deps: { paths: MissionPaths; defaultRepo?: s
   }
 
   /** Makes sure the milestone ends with a commit on the mission branch (pending changes, or an empty marker). */
-  async function commitMilestone(input: { repo: string; worktree: string; message: string; step: string; since: string }): Promise<{ commit: string }> {
+  async function commitMilestone(input: { repo: string; worktree: string; message: string; step: string; since: string; merged?: string[] }): Promise<{ commit: string }> {
     return withRepoLock(input.repo, async () => {
       const git = new Git(input.worktree);
       const commit = (await git.findStepCommit(input.step, input.since)) ?? (await commitOnce(git, input));
       // A repository named by URL: the milestone's work goes back to it (again on a retry: the push may have failed).
-      await remotes.push(input.repo, input.worktree);
+      await remotes.push(input.repo, input.worktree, input.merged ?? []);
       return { commit };
     });
   }

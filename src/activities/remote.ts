@@ -42,14 +42,18 @@ export function remoteCache(home: string) {
     });
   }
 
-  /** Pushes the mission branch and its unmerged feature branches to the URL the clone came from (none: not a clone). */
-  async function push(repo: string, missionWorktree: string): Promise<void> {
+  /**
+   * Pushes the mission branch and its unmerged feature branches to the URL the clone came from (none: not a clone).
+   * `merged`: feature branches merged in this milestone whose removal (off the milestone's path) may not be done yet.
+   */
+  async function push(repo: string, missionWorktree: string, merged: string[] = []): Promise<void> {
     const url = (await fs.readFile(urlFile(path.resolve(repo)), 'utf8').catch(() => '')).trim();
     if (!url || path.dirname(path.resolve(repo)) !== dir) return;
     const git = new Git(missionWorktree);
     const branch = (await git.run(['symbolic-ref', '--short', 'HEAD']));
-    // Feature branches are <mission branch>-<feature>; the merged ones were deleted when their worktrees were removed.
-    const features = (await git.run(['for-each-ref', '--format=%(refname:short)', `refs/heads/${branch}-*`])).split('\n').filter(Boolean);
+    // Feature branches are <mission branch>-<feature>; the merged ones are deleted when their worktrees are removed,
+    // which happens off the milestone's path and may come after this push: those are left out by name.
+    const features = (await git.run(['for-each-ref', '--format=%(refname:short)', `refs/heads/${branch}-*`])).split('\n').filter((b) => b && !merged.includes(b));
     await remote(url, git, ['push', '--quiet', '--no-verify', url, ...[branch, ...features].map((b) => `+refs/heads/${b}:refs/heads/${b}`)]);
   }
 

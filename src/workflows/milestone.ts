@@ -19,8 +19,9 @@ export async function runMilestone(ctx: MissionContext, milestone: PlanMilestone
   const discovered = patched(DISCOVER_EARLY_PATCH) ? discoverValidation(ctx) : undefined;
   discovered?.catch(() => undefined); // awaited at validation; a failure before then must not count as unhandled
   let removals: Promise<unknown> = Promise.resolve();
+  let merged: string[] = [];
   if (ctx.input.useWorktrees && patched(MERGE_AS_FINISHED_PATCH)) {
-    ({ removals } = await mergeAsFeaturesFinish(ctx, milestone, startCommit));
+    ({ removals, merged } = await mergeAsFeaturesFinish(ctx, milestone, startCommit));
   } else {
     const outcomes = await runFeatures(ctx, milestone, startCommit);
     if (ctx.input.useWorktrees) {
@@ -39,6 +40,8 @@ export async function runMilestone(ctx: MissionContext, milestone: PlanMilestone
     message: `Milestone ${milestone.id}: ${milestone.title}`,
     step: milestoneStep(ctx.missionId, milestone.id),
     since: startCommit,
+    // Their branches are still being removed: a push to the repository's URL leaves them out.
+    ...(merged.length ? { merged } : {}),
   });
   await removals;
   state.updateMilestone(milestone.id, { state: 'done', commit, finishedAt: nowIso() });
@@ -60,7 +63,7 @@ const MERGE_AS_FINISHED_PATCH = 'merge-features-as-they-finish';
  * merge is done (a later feature may still merge an earlier one's branch), all at once, while the milestone
  * validates; the returned promise settles when they are gone.
  */
-async function mergeAsFeaturesFinish(ctx: MissionContext, milestone: PlanMilestone, startCommit: string): Promise<{ removals: Promise<unknown> }> {
+async function mergeAsFeaturesFinish(ctx: MissionContext, milestone: PlanMilestone, startCommit: string): Promise<{ removals: Promise<unknown>; merged: string[] }> {
   const finish = new Map<string, (outcome: Outcome) => void>();
   const done = new Map(milestone.features.map((f) => [f.id, new Promise<Outcome>((resolve) => finish.set(f.id, resolve))]));
   const ready = new Map<string, Outcome>();
@@ -80,7 +83,7 @@ async function mergeAsFeaturesFinish(ctx: MissionContext, milestone: PlanMilesto
   await Promise.all([features, merges]);
   const removals = Promise.all(toRemove.map((request) => ctx.acts.steps.removeFeatureWorktree(request)));
   removals.catch(() => undefined); // awaited after the commit; a failure before then must not count as unhandled
-  return { removals };
+  return { removals, merged: toRemove.map((r) => r.branch) };
 }
 
 function integrating(ctx: MissionContext, milestone: PlanMilestone): void {
