@@ -1,4 +1,4 @@
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import { statusQuery, type DecisionAck } from '../api/messages';
 import { DecisionRefusedError, sendDecision } from '../client';
@@ -41,6 +41,11 @@ export async function decide<P>(client: Client, missionId: string, decision: Dec
   } catch (err) {
     // The reason already names the decision: "approvePlan refused: the mission is planning, not awaiting approval".
     if (err instanceof DecisionRefusedError) throw new Error(err.message, { cause: err });
+    // It ended between the look above and the update: the server takes no update for a closed run ("not found").
+    if (err instanceof WorkflowNotFoundError) {
+      const { status: now } = await handle.describe();
+      if (now.name !== 'RUNNING') throw new Error(`mission ${missionId} has already ended (${now.name.toLowerCase()}); ${decision.name} was not sent`, { cause: err });
+    }
     throw err;
   }
 }
