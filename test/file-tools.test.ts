@@ -69,9 +69,10 @@ describe('file tools refuse what would lead outside', () => {
     expect(leaks).toBe(0);
     expect(readFileSync(secret, 'utf8')).toBe('SECRET\n');
     expect(readdirSync(outside)).toEqual(['secret.txt']);
-    // The tools still work through a symlink that stays inside: most calls went through.
-    expect(reads).toBeGreaterThan(100);
-    expect(writes).toBeGreaterThan(100);
+    // The tools still work through the link while it points inside (a tool refusing every call would pass the checks
+    // above). How many land inside depends on the swapper's timing: 91 of 1,000 writes once in CI under load.
+    expect(reads).toBeGreaterThan(10);
+    expect(writes).toBeGreaterThan(10);
   });
 
   it('a folder swapped for a symlink to an outside folder while write_file creates files in it: no file is left outside', async () => {
