@@ -135,6 +135,7 @@ test.each([
   [['skip', 'some-id'], /expected a mission id and a feature id\nusage: mission skip MISSION_ID FEATURE_ID/],
   [['retry', 'some-id', 'f1', 'f2'], /expected a mission id and a feature id\nusage: mission retry MISSION_ID FEATURE_ID/],
   [['frobnicate'], /unknown command "frobnicate"/],
+  [['start', 'Do it', '--require-plan-approval', 'false'], /--require-plan-approval takes no value: write --require-plan-approval for true, --no-require-plan-approval for false/],
   [['approve', 'some-id', '--node', 'deploy'], /--node must be mission:approve-plan/],
 ])('bad invocation %j exits 2 with a clear message', async (args, message) => {
   const result = await runCli(h, args);

@@ -57,7 +57,14 @@ export type Values = Record<string, string | boolean | undefined>;
 
 /** parseArgs with positionals; its errors become usage errors. */
 export function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>, allowNegative = false): { values: Values; positionals: string[] } {
-  const { values, positionals } = parseArgs({ args, options, allowPositionals: true, allowNegative, strict: true });
+  const { values, positionals, tokens } = parseArgs({ args, options, allowPositionals: true, allowNegative, strict: true, tokens: true });
+  // `--flag false` would make "false" a positional (part of a prompt): a boolean flag takes no value.
+  tokens.forEach((t, i) => {
+    const next = tokens[i + 1];
+    if (t.kind === 'option' && options[t.name]?.type === 'boolean' && next?.kind === 'positional' && /^(true|false)$/i.test(next.value)) {
+      throw new UsageError(`--${t.name} takes no value: write --${t.name} for true, --no-${t.name} for false`);
+    }
+  });
   return { values: values as Values, positionals };
 }
 
